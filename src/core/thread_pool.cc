@@ -1,0 +1,82 @@
+#include "core/thread_pool.h"
+
+#include <algorithm>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define QS_PAUSE() _mm_pause()
+#else
+#define QS_PAUSE() ((void)0)
+#endif
+
+namespace qs {
+
+namespace {
+constexpr int kSpinIterations = 20000;  // ~100 µs of pause before sleeping
+}
+
+ThreadPool::ThreadPool(int num_threads) {
+  if (num_threads <= 0) num_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  num_threads_ = num_threads;
+  for (int i = 1; i < num_threads_; ++i) threads_.emplace_back([this, i] { worker(i); });
+}
+
+ThreadPool::~ThreadPool() {
+  stop_.store(true);
+  generation_.fetch_add(1);
+  generation_.notify_all();
+  for (auto& t : threads_) t.join();
+}
+
+void ThreadPool::run(const std::function<void(int, int)>& fn) {
+  if (num_threads_ == 1) {
+    fn(0, 1);
+    return;
+  }
+  job_ = &fn;
+  pending_.store(num_threads_ - 1, std::memory_order_relaxed);
+  generation_.fetch_add(1, std::memory_order_release);
+  generation_.notify_all();
+  fn(0, num_threads_);
+  while (pending_.load(std::memory_order_acquire) != 0) QS_PAUSE();
+  job_ = nullptr;
+}
+
+void ThreadPool::worker(int index) {
+  uint64_t seen = 0;
+  for (;;) {
+    uint64_t g = generation_.load(std::memory_order_acquire);
+    for (int spin = 0; g == seen && spin < kSpinIterations; ++spin) {
+      QS_PAUSE();
+      g = generation_.load(std::memory_order_acquire);
+    }
+    if (g == seen) {
+      generation_.wait(seen, std::memory_order_acquire);
+      continue;
+    }
+    seen = g;
+    if (stop_.load()) return;
+    (*job_)(index, num_threads_);
+    pending_.fetch_sub(1, std::memory_order_acq_rel);
+  }
+}
+
+void split_range(size_t n, size_t grain, int index, int num_parts, size_t* begin, size_t* end) {
+  if (grain == 0) grain = 1;
+  size_t units = (n + grain - 1) / grain;
+  size_t per = units / num_parts, extra = units % num_parts;
+  size_t ub = index * per + std::min<size_t>(index, extra);
+  size_t ue = ub + per + (static_cast<size_t>(index) < extra ? 1 : 0);
+  *begin = std::min(n, ub * grain);
+  *end = std::min(n, ue * grain);
+}
+
+void ThreadPool::parallel_for(size_t n, size_t grain, const std::function<void(size_t, size_t)>& fn) {
+  run([&](int t, int nt) {
+    size_t b, e;
+    split_range(n, grain, t, nt, &b, &e);
+    if (b < e) fn(b, e);
+  });
+}
+
+}  // namespace qs

@@ -1,0 +1,96 @@
+// The kernel interface: every op the model needs, in one table of function
+// pointers. kernels::ref is the scalar specification; kernels::get() returns the
+// fastest implementation this CPU supports (AVX-512 > AVX2 > ref), chosen once
+// at first use in cpu/dispatch.cc — the only place that looks at the ISA.
+//
+// Conventions: row-major, activations F32. Weights W of a linear layer are
+// [n][k] (PyTorch nn.Linear layout: n outputs, k inputs). Kernels know nothing
+// of models or requests. A kernel given a ThreadPool splits its work over it;
+// pool may be nullptr (single-threaded).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/dtype.h"
+#include "core/thread_pool.h"
+
+namespace qs::kernels {
+
+// K/V storage of one layer in fixed-size blocks (paged).
+// Layout of k and v: [num_blocks][block_size][num_kv_heads][head_dim], element
+// type `dtype` (F32 or BF16). Position p of a sequence lives in block
+// block_table[p / block_size], slot p % block_size.
+struct PagedKV {
+  void* k = nullptr;
+  void* v = nullptr;
+  DType dtype = DType::F32;
+  size_t block_size = 16;
+  size_t num_kv_heads = 0;
+  size_t head_dim = 0;
+};
+
+// What one query row of attention sees: its sequence's block table and how
+// many positions (0 .. context_len-1) it attends to (causal: its own position + 1).
+struct AttnRow {
+  const int32_t* block_table = nullptr;
+  int32_t context_len = 0;
+};
+
+struct KernelTable {
+  const char* name;  // "ref", "avx2", "avx512"
+
+  // y[m][n] = sum_k x[m][k] * W[n][k] + (bias ? bias[n] : 0).
+  // x: [m][k] F32, w: [n][k] BF16, bias: [n] F32 or nullptr, y: [m][n] F32.
+  // Exact in the sense of the reference: bf16 weights widened to f32, f32 FMA.
+  void (*matmul_bf16)(const float* x, size_t m, size_t k, const uint16_t* w, size_t n,
+                      const float* bias, float* y, ThreadPool* pool);
+
+  // y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * weight, for r in [0, rows). y may alias x.
+  void (*rmsnorm)(const float* x, const float* weight, size_t rows, size_t dim, float eps,
+                  float* y);
+
+  // Rotary embedding in place, "rotate half" convention (Qwen2/HF): for each of
+  // the `heads` heads of each row, element i pairs with i + head_dim/2:
+  //   x'[i]      = x[i] cos(p f_i) - x[i+h/2] sin(p f_i)
+  //   x'[i+h/2]  = x[i+h/2] cos(p f_i) + x[i] sin(p f_i),   i < h/2
+  // x: [rows][heads][head_dim] with row stride `row_stride` floats; p = positions[r];
+  // f_i = inv_freq[i] (head_dim/2 values, already including any rope scaling).
+  void (*rope)(float* x, size_t rows, size_t row_stride, size_t heads, size_t head_dim,
+               const int32_t* positions, const float* inv_freq);
+
+  // out[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g)).
+  void (*silu_mul)(const float* gate, const float* up, float* out, size_t n);
+
+  // x[i] += y[i].
+  void (*add)(float* x, const float* y, size_t n);
+
+  // out[r] = table[ids[r]] widened to F32. table: [vocab][dim] BF16.
+  void (*embedding_bf16)(const uint16_t* table, size_t dim, const int32_t* ids, size_t rows,
+                         float* out);
+
+  // Causal grouped-query attention over a paged KV cache, online softmax (no
+  // rows x context score matrix). q: [rows][num_heads][head_dim] with row stride
+  // q_stride floats; out: [rows][num_heads][head_dim] dense.
+  // Query head h uses KV head h / (num_heads / num_kv_heads). scale = 1/sqrt(head_dim).
+  void (*attention)(const float* q, size_t rows, size_t q_stride, size_t num_heads,
+                    const AttnRow* row_info, const PagedKV& kv, float scale, float* out,
+                    ThreadPool* pool);
+
+  // Writes k/v rows into the paged cache: row r goes to (block_table[pos/bs], pos%bs)
+  // where the caller passes the already-resolved destination slot index
+  // slots[r] = block * block_size + slot. k, v: [rows][num_kv_heads*head_dim] with
+  // row stride `stride` floats. Converts to kv.dtype.
+  void (*kv_store)(const float* k, const float* v, size_t rows, size_t stride,
+                   const int64_t* slots, const PagedKV& kv);
+};
+
+// The scalar reference implementation (always available).
+const KernelTable& ref();
+// The best implementation for this CPU; QS_KERNELS=ref|avx2|avx512 forces one
+// (falls back with a warning if unsupported).
+const KernelTable& get();
+// All implementations this CPU can run (for tests and bench), ref first.
+const KernelTable* const* available(size_t* count);
+
+}  // namespace qs::kernels
