@@ -43,8 +43,18 @@ struct KernelTable {
   // y[m][n] = sum_k x[m][k] * W[n][k] + (bias ? bias[n] : 0).
   // x: [m][k] F32, w: [n][k] BF16, bias: [n] F32 or nullptr, y: [m][n] F32.
   // Exact in the sense of the reference: bf16 weights widened to f32, f32 FMA.
+  //
+  // Batch invariance (both matmuls, every table): y[i][j] is bitwise the same
+  // whatever m is, whichever row i of the batch it is, and however many threads
+  // the pool has. The order of the reduction over k depends only on k.
   void (*matmul_bf16)(const float* x, size_t m, size_t k, const uint16_t* w, size_t n,
                       const float* bias, float* y, ThreadPool* pool);
+
+  // Same shapes as matmul_bf16, low-precision activations: each x element is
+  // first rounded to bf16 (f32_to_bf16), then the (exact) bf16 x bf16 products
+  // are accumulated in f32. The fast path (vdpbf16ps on AVX-512 BF16).
+  void (*matmul_bf16_lowp)(const float* x, size_t m, size_t k, const uint16_t* w, size_t n,
+                           const float* bias, float* y, ThreadPool* pool);
 
   // y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * weight, for r in [0, rows). y may alias x.
   void (*rmsnorm)(const float* x, const float* weight, size_t rows, size_t dim, float eps,
@@ -80,9 +90,10 @@ struct KernelTable {
   // Writes k/v rows into the paged cache: row r goes to (block_table[pos/bs], pos%bs)
   // where the caller passes the already-resolved destination slot index
   // slots[r] = block * block_size + slot. k, v: [rows][num_kv_heads*head_dim] with
-  // row stride `stride` floats. Converts to kv.dtype.
-  void (*kv_store)(const float* k, const float* v, size_t rows, size_t stride,
-                   const int64_t* slots, const PagedKV& kv);
+  // row stride `stride` floats. Converts to kv.dtype. Rows with slots[r] < 0 are
+  // skipped (padding rows).
+  void (*kv_store)(const float* k, const float* v, size_t rows, size_t stride, const int64_t* slots,
+                   const PagedKV& kv);
 };
 
 // The scalar reference implementation (always available).

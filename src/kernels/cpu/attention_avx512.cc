@@ -1,0 +1,136 @@
+// AVX-512 causal GQA attention over the paged KV cache, flash-attention style.
+// One work item = (query row, kv head): the `group` query heads that share the
+// kv head are processed together, so each K and V row is read once per item.
+// Positions go in chunks of up to 16: scores of the chunk [group][16], then an
+// online-softmax update (running max / denominator / weighted sum per head).
+// Items are dealt round-robin to threads (later rows have longer contexts).
+#include <cmath>
+
+#include "kernels/cpu/isa_tables.h"
+#include "kernels/cpu/simd_avx512.h"
+#include "kernels/ref/ref_ops.h"
+
+namespace qs::kernels::cpu {
+namespace {
+
+constexpr size_t kMaxVec = 16;    // head_dim <= 256
+constexpr size_t kMaxGroup = 16;  // query heads per kv head
+constexpr size_t kChunk = 16;     // positions per softmax update
+
+template <size_t NV, bool Bf16>
+inline void load_row(const void* p, __m512* out) {
+  for (size_t v = 0; v < NV; ++v) {
+    out[v] = Bf16 ? widen_bf16_16(_mm256_loadu_si256(
+                        reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(p) + 16 * v)))
+                  : _mm512_loadu_ps(static_cast<const float*>(p) + 16 * v);
+  }
+}
+
+// NV = head_dim / 16.
+template <size_t NV, bool Bf16>
+void attend_item(const float* q, size_t q_stride, size_t num_heads, const AttnRow& row,
+                 const PagedKV& kv, float scale, float* out, size_t r, size_t g) {
+  const size_t group = num_heads / kv.num_kv_heads;
+  const size_t hd = 16 * NV;
+  __m512 qv[kMaxGroup][NV];  // q * scale, [group][head_dim]
+  __m512 acc[kMaxGroup][NV];
+  float mx[kMaxGroup], l[kMaxGroup];
+  alignas(64) float s[kMaxGroup][kChunk];
+  for (size_t h = 0; h < group; ++h) {
+    const float* qh = q + r * q_stride + (g * group + h) * hd;
+    for (size_t v = 0; v < NV; ++v) {
+      qv[h][v] = _mm512_mul_ps(_mm512_loadu_ps(qh + 16 * v), _mm512_set1_ps(scale));
+      acc[h][v] = _mm512_setzero_ps();
+    }
+    mx[h] = -INFINITY;
+    l[h] = 0.0f;
+  }
+  const size_t ctx = static_cast<size_t>(row.context_len > 0 ? row.context_len : 0);
+  for (size_t p0 = 0; p0 < ctx; p0 += kChunk) {
+    const size_t c = ctx - p0 < kChunk ? ctx - p0 : kChunk;
+    for (size_t j = 0; j < c; ++j) {
+      __m512 kr[NV];
+      load_row<NV, Bf16>(ref_ops::kv_row(kv.k, kv, row.block_table, p0 + j, g), kr);
+      for (size_t h = 0; h < group; ++h) {
+        __m512 d = _mm512_mul_ps(qv[h][0], kr[0]);
+        for (size_t v = 1; v < NV; ++v) d = _mm512_fmadd_ps(qv[h][v], kr[v], d);
+        s[h][j] = _mm512_reduce_add_ps(d);
+      }
+    }
+    const __mmask16 cm = tail_mask16(c);
+    for (size_t h = 0; h < group; ++h) {
+      __m512 sv = _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), cm, s[h]);
+      const float new_mx = std::fmax(mx[h], _mm512_reduce_max_ps(sv));
+      const float corr = std::exp(mx[h] - new_mx);  // exp(-inf) = 0 on the first chunk
+      __m512 pw = _mm512_maskz_mov_ps(cm, exp512(_mm512_sub_ps(sv, _mm512_set1_ps(new_mx))));
+      l[h] = l[h] * corr + _mm512_reduce_add_ps(pw);
+      _mm512_store_ps(s[h], pw);
+      for (size_t v = 0; v < NV; ++v) acc[h][v] = _mm512_mul_ps(acc[h][v], _mm512_set1_ps(corr));
+      mx[h] = new_mx;
+    }
+    for (size_t j = 0; j < c; ++j) {
+      __m512 vr[NV];
+      load_row<NV, Bf16>(ref_ops::kv_row(kv.v, kv, row.block_table, p0 + j, g), vr);
+      for (size_t h = 0; h < group; ++h) {
+        __m512 pj = _mm512_set1_ps(s[h][j]);
+        for (size_t v = 0; v < NV; ++v) acc[h][v] = _mm512_fmadd_ps(pj, vr[v], acc[h][v]);
+      }
+    }
+  }
+  for (size_t h = 0; h < group; ++h) {
+    float* o = out + (r * num_heads + g * group + h) * hd;
+    __m512 inv = _mm512_set1_ps(l[h] > 0.0f ? 1.0f / l[h] : 0.0f);
+    for (size_t v = 0; v < NV; ++v) _mm512_storeu_ps(o + 16 * v, _mm512_mul_ps(acc[h][v], inv));
+  }
+}
+
+using ItemFn = void (*)(const float*, size_t, size_t, const AttnRow&, const PagedKV&, float, float*,
+                        size_t, size_t);
+
+template <bool Bf16>
+ItemFn pick(size_t nv) {
+  switch (nv) {
+    case 1:
+      return attend_item<1, Bf16>;
+    case 2:
+      return attend_item<2, Bf16>;
+    case 4:
+      return attend_item<4, Bf16>;
+    case 8:
+      return attend_item<8, Bf16>;
+    default:
+      return nullptr;
+  }
+}
+
+void attention(const float* q, size_t rows, size_t q_stride, size_t num_heads,
+               const AttnRow* row_info, const PagedKV& kv, float scale, float* out,
+               ThreadPool* pool) {
+  const size_t group = kv.num_kv_heads ? num_heads / kv.num_kv_heads : 0;
+  ItemFn fn = nullptr;
+  if (kv.head_dim % 16 == 0 && group >= 1 && group <= kMaxGroup) {
+    fn = kv.dtype == DType::BF16 ? pick<true>(kv.head_dim / 16) : pick<false>(kv.head_dim / 16);
+  }
+  if (fn == nullptr) {  // a shape we do not vectorise
+    ref_ops::attention(q, rows, q_stride, num_heads, row_info, kv, scale, out, pool);
+    return;
+  }
+  const size_t items = rows * kv.num_kv_heads;
+  auto work = [&](int t, int nt) {
+    for (size_t it = static_cast<size_t>(t); it < items; it += static_cast<size_t>(nt)) {
+      const size_t r = it / kv.num_kv_heads, g = it % kv.num_kv_heads;
+      fn(q, q_stride, num_heads, row_info[r], kv, scale, out, r, g);
+    }
+  };
+  if (pool && pool->num_threads() > 1 && items > 1) {
+    pool->run(work);
+  } else {
+    work(0, 1);
+  }
+}
+
+}  // namespace
+
+void avx512_attention(KernelTable* t) { t->attention = attention; }
+
+}  // namespace qs::kernels::cpu

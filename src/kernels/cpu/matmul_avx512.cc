@@ -1,0 +1,202 @@
+// AVX-512 matmuls y[m][n] = x[m][k] . W[n][k]^T (+ bias), W in bf16.
+//
+// Both paths are "dot-product" shaped: every output y[i][j] owns one zmm of 16
+// partial sums that walks k in fixed-size chunks (16 f32 lanes for the exact
+// path, 32 bf16 pairs for vdpbf16ps), the k tail is one zero-masked chunk, and
+// the 16 lanes are folded by reduce4() (a fixed tree whose result for one
+// vector never depends on its neighbours). The GEMV (m == 1) and every GEMM
+// tile run exactly this sequence per element, so y[i][j] is bitwise the same
+// for any m, any row position and any thread split: batch invariance.
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "core/aligned_buffer.h"
+#include "kernels/cpu/isa_tables.h"
+
+namespace qs::kernels::cpu {
+namespace {
+
+// Sums of the 16 lanes of each of a, b, c, d -> [sa, sb, sc, sd].
+inline __m128 reduce4(__m512 a, __m512 b, __m512 c, __m512 d) {
+  __m512 ab = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(1, 0, 1, 0)),
+                            _mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(3, 2, 3, 2)));
+  __m512 cd = _mm512_add_ps(_mm512_shuffle_f32x4(c, d, _MM_SHUFFLE(1, 0, 1, 0)),
+                            _mm512_shuffle_f32x4(c, d, _MM_SHUFFLE(3, 2, 3, 2)));
+  // [a, b, c, d] 128-bit chunks, each 4 partial sums of its vector.
+  __m512 s = _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, _MM_SHUFFLE(2, 0, 2, 0)),
+                           _mm512_shuffle_f32x4(ab, cd, _MM_SHUFFLE(3, 1, 3, 1)));
+  s = _mm512_add_ps(s, _mm512_permute_ps(s, _MM_SHUFFLE(2, 3, 0, 1)));
+  s = _mm512_add_ps(s, _mm512_permute_ps(s, _MM_SHUFFLE(1, 0, 3, 2)));
+  const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+  return _mm512_castps512_ps128(_mm512_permutexvar_ps(idx, s));
+}
+
+inline __m512 widen_bf16(__m256i h) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+// Stores MR rows x `nv` (<= 4) columns of sums (+ bias) at y[i*ldy + 0..nv).
+template <int MR>
+inline void store_tile(const __m128* sums, const float* bias, size_t nv, float* y, size_t ldy) {
+  const __mmask8 mask = static_cast<__mmask8>((1u << nv) - 1);
+  __m128 b = bias ? _mm_maskz_loadu_ps(mask, bias) : _mm_setzero_ps();
+  for (int i = 0; i < MR; ++i) _mm_mask_storeu_ps(y + i * ldy, mask, _mm_add_ps(sums[i], b));
+}
+
+// Exact tile: MR x-rows (f32) times 4 W rows over all of k.
+template <int MR>
+inline void tile_f32(const float* const* xr, const uint16_t* const* wr, size_t k, __m128* sums) {
+  __m512 acc[MR][4];
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < 4; ++j) acc[i][j] = _mm512_setzero_ps();
+  size_t t = 0;
+  for (; t + 16 <= k; t += 16) {
+    __m512 wv[4];
+    for (int j = 0; j < 4; ++j)
+      wv[j] = widen_bf16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr[j] + t)));
+    for (int i = 0; i < MR; ++i) {
+      __m512 xv = _mm512_loadu_ps(xr[i] + t);
+      for (int j = 0; j < 4; ++j) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
+    }
+  }
+  if (t < k) {
+    const __mmask16 mask = static_cast<__mmask16>((1u << (k - t)) - 1);
+    __m512 wv[4];
+    for (int j = 0; j < 4; ++j) wv[j] = widen_bf16(_mm256_maskz_loadu_epi16(mask, wr[j] + t));
+    for (int i = 0; i < MR; ++i) {
+      __m512 xv = _mm512_maskz_loadu_ps(mask, xr[i] + t);
+      for (int j = 0; j < 4; ++j) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
+    }
+  }
+  for (int i = 0; i < MR; ++i) sums[i] = reduce4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]);
+}
+
+// Low-precision tile: x rows already bf16, zero-padded to a multiple of 32.
+template <int MR>
+inline void tile_bf16(const uint16_t* const* xr, const uint16_t* const* wr, size_t k,
+                      __m128* sums) {
+  __m512 acc[MR][4];
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < 4; ++j) acc[i][j] = _mm512_setzero_ps();
+  size_t t = 0;
+  for (; t + 32 <= k; t += 32) {
+    __m512i wv[4];
+    for (int j = 0; j < 4; ++j) wv[j] = _mm512_loadu_si512(wr[j] + t);
+    for (int i = 0; i < MR; ++i) {
+      __m512i xv = _mm512_load_si512(xr[i] + t);
+      for (int j = 0; j < 4; ++j)
+        acc[i][j] = _mm512_dpbf16_ps(acc[i][j], (__m512bh)xv, (__m512bh)wv[j]);
+    }
+  }
+  if (t < k) {
+    const __mmask32 mask = static_cast<__mmask32>((1ull << (k - t)) - 1);
+    __m512i wv[4];
+    for (int j = 0; j < 4; ++j) wv[j] = _mm512_maskz_loadu_epi16(mask, wr[j] + t);
+    for (int i = 0; i < MR; ++i) {
+      __m512i xv = _mm512_load_si512(xr[i] + t);
+      for (int j = 0; j < 4; ++j)
+        acc[i][j] = _mm512_dpbf16_ps(acc[i][j], (__m512bh)xv, (__m512bh)wv[j]);
+    }
+  }
+  for (int i = 0; i < MR; ++i) sums[i] = reduce4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]);
+}
+
+// x element type and row stride (elements) as the tiles see it.
+template <typename XT>
+struct XView {
+  const XT* p;
+  size_t ld;
+};
+
+template <int MR, typename XT>
+inline void run_tile(XView<XT> x, size_t i0, const uint16_t* w, size_t k, size_t n, size_t j0,
+                     const float* bias, float* y) {
+  const XT* xr[MR];
+  for (int i = 0; i < MR; ++i) xr[i] = x.p + (i0 + i) * x.ld;
+  // Past-the-end W rows repeat the last row; their sums are computed, not stored.
+  const uint16_t* wr[4];
+  for (size_t j = 0; j < 4; ++j) wr[j] = w + std::min(j0 + j, n - 1) * k;
+  __m128 sums[MR];
+  if constexpr (sizeof(XT) == 4) {
+    tile_f32<MR>(xr, wr, k, sums);
+  } else {
+    tile_bf16<MR>(xr, wr, k, sums);
+  }
+  store_tile<MR>(sums, bias ? bias + j0 : nullptr, std::min<size_t>(4, n - j0), y + i0 * n + j0, n);
+}
+
+// Columns [c0, c1) of y for all m rows. W is walked in blocks of `nb` rows
+// (sized to stay in L2) while all x rows stream past them.
+template <typename XT>
+void matmul_cols(XView<XT> x, size_t m, size_t k, const uint16_t* w, size_t n, const float* bias,
+                 float* y, size_t c0, size_t c1) {
+  size_t nb = m <= 4
+                  ? c1 - c0
+                  : std::max<size_t>(4, (192 * 1024 / (2 * std::max<size_t>(k, 1))) & ~size_t{3});
+  for (size_t b0 = c0; b0 < c1; b0 += nb) {
+    const size_t b1 = std::min(c1, b0 + nb);
+    size_t i = 0;
+    for (; i + 4 <= m; i += 4)
+      for (size_t j = b0; j < b1; j += 4) run_tile<4>(x, i, w, k, n, j, bias, y);
+    const size_t rem = m - i;
+    for (size_t j = b0; j < b1; j += 4) {
+      if (rem == 1) run_tile<1>(x, i, w, k, n, j, bias, y);
+      if (rem == 2) run_tile<2>(x, i, w, k, n, j, bias, y);
+      if (rem == 3) run_tile<3>(x, i, w, k, n, j, bias, y);
+    }
+  }
+}
+
+template <typename XT>
+void matmul_split(XView<XT> x, size_t m, size_t k, const uint16_t* w, size_t n, const float* bias,
+                  float* y, ThreadPool* pool) {
+  if (m == 0 || n == 0) return;
+  if (!pool || pool->num_threads() == 1) {
+    matmul_cols(x, m, k, w, n, bias, y, 0, n);
+    return;
+  }
+  // Column chunks are multiples of 16 so a thread boundary never splits a tile.
+  pool->parallel_for(n, 16,
+                     [&](size_t c0, size_t c1) { matmul_cols(x, m, k, w, n, bias, y, c0, c1); });
+}
+
+void matmul_bf16(const float* x, size_t m, size_t k, const uint16_t* w, size_t n, const float* bias,
+                 float* y, ThreadPool* pool) {
+  matmul_split(XView<float>{x, k}, m, k, w, n, bias, y, pool);
+}
+
+// x rounded to bf16 (round to nearest even), rows padded with zeros to kp.
+void convert_rows_bf16(const float* x, size_t m, size_t k, size_t kp, uint16_t* out) {
+  for (size_t i = 0; i < m; ++i) {
+    const float* xi = x + i * k;
+    uint16_t* oi = out + i * kp;
+    for (size_t t = 0; t < kp; t += 32) {
+      const size_t r = k > t ? std::min<size_t>(32, k - t) : 0;
+      const __mmask16 lo = static_cast<__mmask16>((1u << std::min<size_t>(r, 16)) - 1);
+      const __mmask16 hi = static_cast<__mmask16>((1u << (r > 16 ? r - 16 : 0)) - 1);
+      __m512 a = _mm512_maskz_loadu_ps(lo, xi + t);
+      __m512 b = _mm512_maskz_loadu_ps(hi, xi + t + 16);
+      _mm512_store_si512(oi + t, (__m512i)_mm512_cvtne2ps_pbh(b, a));
+    }
+  }
+}
+
+void matmul_bf16_lowp(const float* x, size_t m, size_t k, const uint16_t* w, size_t n,
+                      const float* bias, float* y, ThreadPool* pool) {
+  if (m == 0 || n == 0) return;
+  const size_t kp = (k + 31) / 32 * 32;
+  thread_local AlignedVec<uint16_t> xb;
+  xb.resize(m * kp + 32);
+  convert_rows_bf16(x, m, k, kp, xb.data());
+  matmul_split(XView<uint16_t>{xb.data(), kp}, m, k, w, n, bias, y, pool);
+}
+
+}  // namespace
+
+void avx512_matmuls(KernelTable* t) {
+  t->matmul_bf16 = matmul_bf16;
+  t->matmul_bf16_lowp = matmul_bf16_lowp;
+}
+
+}  // namespace qs::kernels::cpu

@@ -1,0 +1,24 @@
+#include "kernels/kernels.h"
+#include "kernels/ref/ref_ops.h"
+
+namespace qs::kernels {
+
+const KernelTable& ref() {
+  static const KernelTable table = [] {
+    KernelTable t{};
+    t.name = "ref";
+    t.matmul_bf16 = ref_ops::matmul_bf16;
+    t.matmul_bf16_lowp = ref_ops::matmul_bf16_lowp;
+    t.rmsnorm = ref_ops::rmsnorm;
+    t.rope = ref_ops::rope;
+    t.silu_mul = ref_ops::silu_mul;
+    t.add = ref_ops::add;
+    t.embedding_bf16 = ref_ops::embedding_bf16;
+    t.attention = ref_ops::attention;
+    t.kv_store = ref_ops::kv_store;
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace qs::kernels
