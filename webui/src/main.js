@@ -152,11 +152,12 @@ function formatRate(r) {
   return r >= 100 ? r.toFixed(0) : r.toFixed(1);
 }
 
-// Decode speed: tokens after the first one over the time they took; falls
-// back to tokens over the whole request when only one chunk arrived.
+// Decode speed: tokens after the first one over the time they took. When the
+// chunks arrived (nearly) at once, e.g. from a buffering proxy, that interval
+// means nothing, so fall back to tokens over the whole request.
 function tokensPerSecond(tokens, t) {
   const decodeMs = t.last - t.first;
-  if (tokens > 1 && decodeMs > 0) return ((tokens - 1) * 1000) / decodeMs;
+  if (tokens > 1 && decodeMs >= 50) return ((tokens - 1) * 1000) / decodeMs;
   const totalMs = (t.last || performance.now()) - t.start;
   return tokens > 0 && totalMs > 0 ? (tokens * 1000) / totalMs : 0;
 }
