@@ -98,13 +98,20 @@ Result<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std::string
   std::unique_ptr<SafetensorsFile> f(new SafetensorsFile());
   f->path_ = path;
   QS_ASSIGN_OR_RETURN(f->file_, MappedFile::Open(path));
-  QS_RETURN_IF_ERROR(f->Parse());
+  QS_RETURN_IF_ERROR(f->Parse(f->file_->data(), f->file_->size()));
   return f;
 }
 
-Status SafetensorsFile::Parse() {
-  const uint8_t* base = file_->data();
-  const uint64_t size = file_->size();
+Result<std::unique_ptr<SafetensorsFile>> SafetensorsFile::FromMemory(const uint8_t* data,
+                                                                     size_t size,
+                                                                     const std::string& name) {
+  std::unique_ptr<SafetensorsFile> f(new SafetensorsFile());
+  f->path_ = name;
+  QS_RETURN_IF_ERROR(f->Parse(data, size));
+  return f;
+}
+
+Status SafetensorsFile::Parse(const uint8_t* base, uint64_t size) {
   if (size < 8)
     return Status::Error(path_ + ": file is " + std::to_string(size) +
                          " bytes, too short for the 8-byte header length (truncated?)");

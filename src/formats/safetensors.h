@@ -44,6 +44,10 @@ class SafetensorsFile {
   static constexpr uint64_t kMaxHeaderBytes = 100'000'000;
 
   static Result<std::unique_ptr<SafetensorsFile>> Open(const std::string& path);
+  // Parses bytes already in memory (tests, fuzzing); `data` must outlive the
+  // result. `name` stands for the path in messages.
+  static Result<std::unique_ptr<SafetensorsFile>> FromMemory(const uint8_t* data, size_t size,
+                                                             const std::string& name);
 
   const std::string& path() const { return path_; }
   // Sorted by name.
@@ -53,10 +57,10 @@ class SafetensorsFile {
 
  private:
   SafetensorsFile() = default;
-  Status Parse();
+  Status Parse(const uint8_t* base, uint64_t size);
 
   std::string path_;
-  std::unique_ptr<MappedFile> file_;
+  std::unique_ptr<MappedFile> file_;  // null for FromMemory
   std::vector<TensorView> tensors_;
   std::map<std::string, size_t, std::less<>> index_;  // name -> position in tensors_
   std::map<std::string, std::string> metadata_;

@@ -315,3 +315,24 @@ TEST(TensorCheck, Messages) {
 
 }  // namespace
 }  // namespace qs
+
+namespace qs {
+namespace {
+
+TEST(Safetensors, FromMemory) {
+  const std::string good =
+      raw_file(R"({"a": {"dtype": "U8", "shape": [3], "data_offsets": [0, 3]}})", 3);
+  auto r = SafetensorsFile::FromMemory(reinterpret_cast<const uint8_t*>(good.data()), good.size(),
+                                       "mem.safetensors");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const TensorView* t = r.value()->find("a");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->data, reinterpret_cast<const uint8_t*>(good.data()) + good.size() - 3);
+  EXPECT_EQ(*t->file, "mem.safetensors");
+  auto bad = SafetensorsFile::FromMemory(nullptr, 0, "mem.safetensors");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("mem.safetensors: file is 0 bytes"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace qs
