@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 
 #include "server/openai_protocol.h"
@@ -22,6 +23,7 @@ struct BadCase {
   int status;
   const char* param;  // "" = no param
 };
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
 
 class ChatBadRequest : public ::testing::TestWithParam<BadCase> {};
 

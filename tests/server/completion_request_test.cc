@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 
 #include "server/openai_protocol.h"
@@ -14,6 +15,7 @@ struct BadCase {
   int status;
   const char* param;
 };
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
 
 class CompletionBadRequest : public ::testing::TestWithParam<BadCase> {};
 
