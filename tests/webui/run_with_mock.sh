@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Runs the chat page browser test against webui/mock_server.mjs.
+# Runs the SSE parser unit test, then the chat page browser test against
+# webui/mock_server.mjs.
 #   tests/webui/run_with_mock.sh [OUTDIR]     (default OUTDIR: out/webui)
 # Needs: node, webui/node_modules (cd webui && npm ci), /usr/bin/chromium.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 OUTDIR="${1:-$ROOT/out/webui}"
 mkdir -p "$OUTDIR"
+
+node "$ROOT/tests/webui/sse_parser_test.mjs"
 LOG="$OUTDIR/mock_server.log"
 
 node "$ROOT/webui/mock_server.mjs" --port 0 >"$LOG" 2>&1 &
