@@ -14,7 +14,8 @@ std::vector<CommandSpec>& command_registry() {
 int main(int argc, char** argv) {
   CLI::App app{"qwenserve: an inference server for the Qwen2.5 family"};
   app.require_subcommand(1);
-  for (auto& spec : qs::cli::command_registry()) spec.setup(app.add_subcommand(spec.name, spec.help));
+  for (auto& spec : qs::cli::command_registry())
+    spec.setup(app.add_subcommand(spec.name, spec.help));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

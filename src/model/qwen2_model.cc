@@ -1,0 +1,154 @@
+#include "model/qwen2_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "core/log.h"
+#include "formats/safetensors.h"
+
+namespace qs {
+
+Qwen2Model::~Qwen2Model() = default;
+
+Result<std::unique_ptr<Qwen2Model>> Qwen2Model::Load(const std::string& model_dir,
+                                                     const ModelOptions& options) {
+  std::unique_ptr<Qwen2Model> m(new Qwen2Model());
+  m->dir_ = model_dir;
+  m->options_ = options;
+  QS_ASSIGN_OR_RETURN(m->config_, load_qwen2_config(model_dir + "/config.json"));
+  const Qwen2Config& c = m->config_;
+  if (c.use_sliding_window)
+    return Status::Error(model_dir + "/config.json: use_sliding_window=true is not supported");
+  QS_ASSIGN_OR_RETURN(m->store_, TensorStore::OpenDir(model_dir));
+  QS_ASSIGN_OR_RETURN(m->weights_, bind_qwen2_weights(*m->store_, c));
+  QS_ASSIGN_OR_RETURN(RopeInit rope, compute_rope_init(c));
+  m->inv_freq_ = rope.inv_freq;
+  // Yarn scales cos and sin by attention_factor; q.k is bilinear in both, so
+  // scaling the softmax by factor^2 is the same thing.
+  m->attn_scale_ = static_cast<float>(rope.attention_scaling * rope.attention_scaling /
+                                      std::sqrt(static_cast<double>(c.head_dim)));
+  m->pool_ = std::make_unique<ThreadPool>(options.threads);
+  m->k_ = &kernels::get();
+  QS_LOG(Debug, "loaded " << model_dir << ": " << c.num_hidden_layers << " layers, kernels "
+                          << m->k_->name << ", " << m->pool_->num_threads() << " threads");
+  return m;
+}
+
+KVCacheShape Qwen2Model::kv_shape(size_t num_blocks, size_t block_size, DType dtype) const {
+  KVCacheShape s;
+  s.num_layers = config_.num_hidden_layers;
+  s.num_blocks = num_blocks;
+  s.block_size = block_size;
+  s.num_kv_heads = config_.num_key_value_heads;
+  s.head_dim = config_.head_dim;
+  s.dtype = dtype;
+  return s;
+}
+
+Status Qwen2Model::validate(const Batch& b, const KVCache& kv) const {
+  const size_t T = b.num_tokens();
+  if (b.positions.size() != T || b.seq.size() != T)
+    return Status::Error("batch: tokens, positions and seq differ in length");
+  const KVCacheShape& ks = kv.shape();
+  if (ks.num_layers != static_cast<size_t>(config_.num_hidden_layers) ||
+      ks.num_kv_heads != static_cast<size_t>(config_.num_key_value_heads) ||
+      ks.head_dim != static_cast<size_t>(config_.head_dim))
+    return Status::Error("batch: KV cache shape does not match the model");
+  for (size_t t = 0; t < T; ++t) {
+    if (b.tokens[t] < 0 || b.tokens[t] >= config_.vocab_size)
+      return Status::Error("batch: token id " + std::to_string(b.tokens[t]) + " out of range [0, " +
+                           std::to_string(config_.vocab_size) + ")");
+    if (b.seq[t] < 0 || static_cast<size_t>(b.seq[t]) >= b.block_tables.size())
+      return Status::Error("batch: row " + std::to_string(t) + " names no sequence");
+    const int32_t p = b.positions[t];
+    const auto& table = b.block_tables[b.seq[t]];
+    if (p < 0 || static_cast<size_t>(p) / ks.block_size >= table.size())
+      return Status::Error("batch: position " + std::to_string(p) +
+                           " is not covered by its block table");
+    if (p >= config_.max_position_embeddings)
+      return Status::Error("batch: position " + std::to_string(p) +
+                           " exceeds max_position_embeddings " +
+                           std::to_string(config_.max_position_embeddings));
+    for (size_t i = 0; i <= static_cast<size_t>(p) / ks.block_size; ++i)
+      if (table[i] < 0 || static_cast<size_t>(table[i]) >= ks.num_blocks)
+        return Status::Error("batch: block id " + std::to_string(table[i]) + " out of range");
+  }
+  for (int32_t r : b.logits_rows)
+    if (r < 0 || static_cast<size_t>(r) >= T)
+      return Status::Error("batch: logits row " + std::to_string(r) + " out of range");
+  return Status::Ok();
+}
+
+void Qwen2Model::linear(const float* x, size_t rows, size_t in, const uint16_t* w, size_t out,
+                        const float* bias, float* y) {
+  auto fn = options_.precision == MatmulPrecision::kExact ? k_->matmul_bf16 : k_->matmul_bf16_lowp;
+  fn(x, rows, in, w, out, bias, y, pool_.get());
+}
+
+Status Qwen2Model::forward(const Batch& b, KVCache& kv, float* logits) {
+  QS_RETURN_IF_ERROR(validate(b, kv));
+  const Qwen2Config& c = config_;
+  const size_t T = b.num_tokens();
+  if (T == 0) return Status::Ok();
+  const size_t H = c.hidden_size, I = c.intermediate_size, V = c.vocab_size;
+  const size_t nh = c.num_attention_heads, nkv = c.num_key_value_heads, hd = c.head_dim;
+  const size_t qd = nh * hd, kvd = nkv * hd;
+  const float eps = static_cast<float>(c.rms_norm_eps);
+  const size_t bs = kv.shape().block_size;
+
+  x_.resize(T * H);
+  h_.resize(T * H);
+  q_.resize(T * qd);
+  k_buf_.resize(T * kvd);
+  v_.resize(T * kvd);
+  attn_.resize(T * qd);
+  gate_.resize(T * I);
+  up_.resize(T * I);
+  slots_.resize(T);
+  attn_rows_.resize(T);
+  for (size_t t = 0; t < T; ++t) {
+    const auto& table = b.block_tables[b.seq[t]];
+    const int32_t p = b.positions[t];
+    slots_[t] = static_cast<int64_t>(table[p / bs]) * static_cast<int64_t>(bs) + p % bs;
+    attn_rows_[t].block_table = table.data();
+    attn_rows_[t].context_len = p + 1;
+  }
+
+  k_->embedding_bf16(weights_->embed, H, b.tokens.data(), T, x_.data());
+  for (size_t l = 0; l < static_cast<size_t>(c.num_hidden_layers); ++l) {
+    const Qwen2LayerWeights& w = weights_->layers[l];
+    const kernels::PagedKV layer_kv = kv.layer(l);
+    // Attention block: x += o_proj(attn(rope(q), rope(k), v)) of rmsnorm(x).
+    k_->rmsnorm(x_.data(), w.input_norm, T, H, eps, h_.data());
+    linear(h_.data(), T, H, w.q_proj, qd, w.q_bias, q_.data());
+    linear(h_.data(), T, H, w.k_proj, kvd, w.k_bias, k_buf_.data());
+    linear(h_.data(), T, H, w.v_proj, kvd, w.v_bias, v_.data());
+    k_->rope(q_.data(), T, qd, nh, hd, b.positions.data(), inv_freq_.data());
+    k_->rope(k_buf_.data(), T, kvd, nkv, hd, b.positions.data(), inv_freq_.data());
+    k_->kv_store(k_buf_.data(), v_.data(), T, kvd, slots_.data(), layer_kv);
+    k_->attention(q_.data(), T, qd, nh, attn_rows_.data(), layer_kv, attn_scale_, attn_.data(),
+                  pool_.get());
+    linear(attn_.data(), T, qd, w.o_proj, H, nullptr, h_.data());
+    k_->add(x_.data(), h_.data(), T * H);
+    // MLP block: x += down(silu(gate(h)) * up(h)), h = rmsnorm(x).
+    k_->rmsnorm(x_.data(), w.post_attn_norm, T, H, eps, h_.data());
+    linear(h_.data(), T, H, w.gate_proj, I, nullptr, gate_.data());
+    linear(h_.data(), T, H, w.up_proj, I, nullptr, up_.data());
+    k_->silu_mul(gate_.data(), up_.data(), gate_.data(), T * I);
+    linear(gate_.data(), T, I, w.down_proj, H, nullptr, h_.data());
+    k_->add(x_.data(), h_.data(), T * H);
+  }
+
+  // Logits only for the rows asked for: gather, final norm, lm_head.
+  const size_t R = b.logits_rows.size();
+  if (R == 0) return Status::Ok();
+  rows_.resize(R * H);
+  for (size_t r = 0; r < R; ++r)
+    std::copy_n(x_.data() + static_cast<size_t>(b.logits_rows[r]) * H, H, rows_.data() + r * H);
+  k_->rmsnorm(rows_.data(), weights_->final_norm, R, H, eps, rows_.data());
+  linear(rows_.data(), R, H, weights_->lm_head, V, nullptr, logits);
+  return Status::Ok();
+}
+
+}  // namespace qs

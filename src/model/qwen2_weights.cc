@@ -1,0 +1,111 @@
+#include "model/qwen2_weights.h"
+
+#include <string>
+
+#include "core/dtype.h"
+#include "formats/hf_config.h"
+#include "formats/safetensors.h"
+#include "formats/tensor_check.h"
+
+namespace qs {
+namespace {
+
+// Widens a 1-D BF16/F16/F32 tensor to an owned F32 array.
+const float* to_f32(const TensorView& t, Qwen2Weights* w) {
+  const size_t n = static_cast<size_t>(t.numel());
+  auto buf = aligned_alloc_array<float>(n);
+  for (size_t i = 0; i < n; ++i) {
+    switch (t.dtype) {
+      case DType::BF16:
+        buf[i] = bf16_to_f32(reinterpret_cast<const uint16_t*>(t.data)[i]);
+        break;
+      case DType::F16:
+        buf[i] = f16_to_f32(reinterpret_cast<const uint16_t*>(t.data)[i]);
+        break;
+      default:
+        buf[i] = reinterpret_cast<const float*>(t.data)[i];
+        break;
+    }
+  }
+  w->owned_f32.push_back(std::move(buf));
+  return w->owned_f32.back().get();
+}
+
+// A BF16 matrix in place, or an owned BF16 copy of an F16/F32 one.
+const uint16_t* to_bf16(const TensorView& t, Qwen2Weights* w) {
+  if (t.dtype == DType::BF16) return reinterpret_cast<const uint16_t*>(t.data);
+  const size_t n = static_cast<size_t>(t.numel());
+  auto buf = aligned_alloc_array<uint16_t>(n);
+  for (size_t i = 0; i < n; ++i) {
+    float f = t.dtype == DType::F16 ? f16_to_f32(reinterpret_cast<const uint16_t*>(t.data)[i])
+                                    : reinterpret_cast<const float*>(t.data)[i];
+    buf[i] = f32_to_bf16(f);
+  }
+  w->owned_bf16.push_back(std::move(buf));
+  return w->owned_bf16.back().get();
+}
+
+constexpr std::initializer_list<DType> kFloatTypes = {DType::BF16, DType::F16, DType::F32};
+
+class Binder {
+ public:
+  Binder(const TensorStore& store, Qwen2Weights* w) : store_(store), w_(w) {}
+
+  Result<const uint16_t*> matrix(const std::string& name, int64_t rows, int64_t cols) {
+    const TensorView* t = store_.find(name);
+    QS_RETURN_IF_ERROR(check_tensor(t, name, {rows, cols}, kFloatTypes));
+    w_->matmul_weight_bytes += static_cast<size_t>(rows * cols) * 2;
+    return to_bf16(*t, w_);
+  }
+  Result<const float*> vector(const std::string& name, int64_t n) {
+    const TensorView* t = store_.find(name);
+    QS_RETURN_IF_ERROR(check_tensor(t, name, {n}, kFloatTypes));
+    return to_f32(*t, w_);
+  }
+
+ private:
+  const TensorStore& store_;
+  Qwen2Weights* w_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Qwen2Weights>> bind_qwen2_weights(const TensorStore& store,
+                                                         const Qwen2Config& c) {
+  auto w = std::make_unique<Qwen2Weights>();
+  Binder b(store, w.get());
+  const int64_t H = c.hidden_size, I = c.intermediate_size, V = c.vocab_size;
+  const int64_t qd = static_cast<int64_t>(c.num_attention_heads) * c.head_dim;
+  const int64_t kvd = static_cast<int64_t>(c.num_key_value_heads) * c.head_dim;
+
+  QS_ASSIGN_OR_RETURN(w->embed, b.matrix("model.embed_tokens.weight", V, H));
+  // The embedding is gathered (a few rows per token), not streamed: do not count it.
+  w->matmul_weight_bytes = 0;
+  if (c.tie_word_embeddings && store.find("lm_head.weight") == nullptr) {
+    w->lm_head = w->embed;
+    w->matmul_weight_bytes += static_cast<size_t>(V * H) * 2;
+  } else {
+    QS_ASSIGN_OR_RETURN(w->lm_head, b.matrix("lm_head.weight", V, H));
+  }
+  QS_ASSIGN_OR_RETURN(w->final_norm, b.vector("model.norm.weight", H));
+  w->layers.resize(c.num_hidden_layers);
+  for (int l = 0; l < c.num_hidden_layers; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    Qwen2LayerWeights& L = w->layers[l];
+    QS_ASSIGN_OR_RETURN(L.input_norm, b.vector(p + "input_layernorm.weight", H));
+    QS_ASSIGN_OR_RETURN(L.q_proj, b.matrix(p + "self_attn.q_proj.weight", qd, H));
+    QS_ASSIGN_OR_RETURN(L.q_bias, b.vector(p + "self_attn.q_proj.bias", qd));
+    QS_ASSIGN_OR_RETURN(L.k_proj, b.matrix(p + "self_attn.k_proj.weight", kvd, H));
+    QS_ASSIGN_OR_RETURN(L.k_bias, b.vector(p + "self_attn.k_proj.bias", kvd));
+    QS_ASSIGN_OR_RETURN(L.v_proj, b.matrix(p + "self_attn.v_proj.weight", kvd, H));
+    QS_ASSIGN_OR_RETURN(L.v_bias, b.vector(p + "self_attn.v_proj.bias", kvd));
+    QS_ASSIGN_OR_RETURN(L.o_proj, b.matrix(p + "self_attn.o_proj.weight", H, qd));
+    QS_ASSIGN_OR_RETURN(L.post_attn_norm, b.vector(p + "post_attention_layernorm.weight", H));
+    QS_ASSIGN_OR_RETURN(L.gate_proj, b.matrix(p + "mlp.gate_proj.weight", I, H));
+    QS_ASSIGN_OR_RETURN(L.up_proj, b.matrix(p + "mlp.up_proj.weight", I, H));
+    QS_ASSIGN_OR_RETURN(L.down_proj, b.matrix(p + "mlp.down_proj.weight", H, I));
+  }
+  return w;
+}
+
+}  // namespace qs
