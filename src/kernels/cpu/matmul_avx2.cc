@@ -28,8 +28,12 @@ inline void tile(const float* const* xr, const uint16_t* const* wr, size_t k, __
   size_t t = 0;
   for (; t + 8 <= k; t += 8) {
     __m256 wv[4];
-    for (int j = 0; j < 4; ++j)
+    for (int j = 0; j < 4; ++j) {
+      // Same place in the next 4 rows (W is contiguous): keeps DRAM requests in flight.
+      if ((t & 31) == 0)
+        _mm_prefetch(reinterpret_cast<const char*>(wr[j] + t + 4 * k), _MM_HINT_T0);
       wv[j] = widen_bf16_8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wr[j] + t)));
+    }
     for (int i = 0; i < MR; ++i) {
       __m256 xv = _mm256_loadu_ps(xr[i] + t);
       for (int j = 0; j < 4; ++j) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);

@@ -44,8 +44,9 @@ inline void store_tile(const __m128* sums, const float* bias, size_t nv, float* 
   for (int i = 0; i < MR; ++i) _mm_mask_storeu_ps(y + i * ldy, mask, _mm_add_ps(sums[i], b));
 }
 
-// Exact tile: MR x-rows (f32) times 4 W rows over all of k.
-template <int MR>
+// Exact tile: MR x-rows (f32) times 4 W rows over all of k. Pf: prefetch the
+// next W rows (GEMV-like calls stream W from DRAM once; GEMM reuses it from L2).
+template <int MR, bool Pf>
 inline void tile_f32(const float* const* xr, const uint16_t* const* wr, size_t k, __m128* sums) {
   __m512 acc[MR][4];
   for (int i = 0; i < MR; ++i)
@@ -53,8 +54,12 @@ inline void tile_f32(const float* const* xr, const uint16_t* const* wr, size_t k
   size_t t = 0;
   for (; t + 16 <= k; t += 16) {
     __m512 wv[4];
-    for (int j = 0; j < 4; ++j)
+    for (int j = 0; j < 4; ++j) {
+      // The same place in the next 4 rows (W is contiguous): short row streams
+      // alone do not keep enough DRAM requests in flight.
+      if (Pf) _mm_prefetch(reinterpret_cast<const char*>(wr[j] + t + 4 * k), _MM_HINT_T0);
       wv[j] = widen_bf16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr[j] + t)));
+    }
     for (int i = 0; i < MR; ++i) {
       __m512 xv = _mm512_loadu_ps(xr[i] + t);
       for (int j = 0; j < 4; ++j) acc[i][j] = _mm512_fmadd_ps(xv, wv[j], acc[i][j]);
@@ -73,7 +78,7 @@ inline void tile_f32(const float* const* xr, const uint16_t* const* wr, size_t k
 }
 
 // Low-precision tile: x rows already bf16, zero-padded to a multiple of 32.
-template <int MR>
+template <int MR, bool Pf>
 inline void tile_bf16(const uint16_t* const* xr, const uint16_t* const* wr, size_t k,
                       __m128* sums) {
   __m512 acc[MR][4];
@@ -82,7 +87,10 @@ inline void tile_bf16(const uint16_t* const* xr, const uint16_t* const* wr, size
   size_t t = 0;
   for (; t + 32 <= k; t += 32) {
     __m512i wv[4];
-    for (int j = 0; j < 4; ++j) wv[j] = _mm512_loadu_si512(wr[j] + t);
+    for (int j = 0; j < 4; ++j) {
+      if (Pf) _mm_prefetch(reinterpret_cast<const char*>(wr[j] + t + 4 * k), _MM_HINT_T0);
+      wv[j] = _mm512_loadu_si512(wr[j] + t);
+    }
     for (int i = 0; i < MR; ++i) {
       __m512i xv = _mm512_load_si512(xr[i] + t);
       for (int j = 0; j < 4; ++j)
@@ -109,7 +117,7 @@ struct XView {
   size_t ld;
 };
 
-template <int MR, typename XT>
+template <int MR, bool Pf, typename XT>
 inline void run_tile(XView<XT> x, size_t i0, const uint16_t* w, size_t k, size_t n, size_t j0,
                      const float* bias, float* y) {
   const XT* xr[MR];
@@ -119,9 +127,9 @@ inline void run_tile(XView<XT> x, size_t i0, const uint16_t* w, size_t k, size_t
   for (size_t j = 0; j < 4; ++j) wr[j] = w + std::min(j0 + j, n - 1) * k;
   __m128 sums[MR];
   if constexpr (sizeof(XT) == 4) {
-    tile_f32<MR>(xr, wr, k, sums);
+    tile_f32<MR, Pf>(xr, wr, k, sums);
   } else {
-    tile_bf16<MR>(xr, wr, k, sums);
+    tile_bf16<MR, Pf>(xr, wr, k, sums);
   }
   store_tile<MR>(sums, bias ? bias + j0 : nullptr, std::min<size_t>(4, n - j0), y + i0 * n + j0, n);
 }
@@ -138,12 +146,15 @@ void matmul_cols(XView<XT> x, size_t m, size_t k, const uint16_t* w, size_t n, c
     const size_t b1 = std::min(c1, b0 + nb);
     size_t i = 0;
     for (; i + 4 <= m; i += 4)
-      for (size_t j = b0; j < b1; j += 4) run_tile<4>(x, i, w, k, n, j, bias, y);
+      for (size_t j = b0; j < b1; j += 4) {
+        if (m == 4) run_tile<4, true>(x, i, w, k, n, j, bias, y);
+        if (m != 4) run_tile<4, false>(x, i, w, k, n, j, bias, y);
+      }
     const size_t rem = m - i;
     for (size_t j = b0; j < b1; j += 4) {
-      if (rem == 1) run_tile<1>(x, i, w, k, n, j, bias, y);
-      if (rem == 2) run_tile<2>(x, i, w, k, n, j, bias, y);
-      if (rem == 3) run_tile<3>(x, i, w, k, n, j, bias, y);
+      if (rem == 1) run_tile<1, true>(x, i, w, k, n, j, bias, y);
+      if (rem == 2) run_tile<2, true>(x, i, w, k, n, j, bias, y);
+      if (rem == 3) run_tile<3, true>(x, i, w, k, n, j, bias, y);
     }
   }
 }
