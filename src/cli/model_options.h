@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <string>
@@ -34,6 +35,8 @@ class SingleSequence {
   const std::vector<float>& feed(const std::vector<int32_t>& ids);
   size_t length() const { return len_; }
   void reset() { len_ = 0; }
+  // Forgets positions >= n (their KV slots are overwritten by later feeds).
+  void truncate(size_t n) { len_ = std::min(len_, n); }
 
  private:
   Qwen2Model& model_;
