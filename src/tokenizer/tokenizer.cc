@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <unordered_map>
 
 #include "tokenizer/merge_table.h"
 #include "tokenizer/pretokenizer.h"
@@ -127,6 +128,7 @@ void Tokenizer::encode_plain(std::string_view text, std::vector<int32_t>* out) c
 }
 
 void Tokenizer::bpe(std::string_view piece, std::vector<int32_t>* out) const {
+  if (piece.empty()) return;
   if (piece.size() == 1) {
     out->push_back(byte_to_id_[static_cast<uint8_t>(piece[0])]);
     return;
@@ -220,9 +222,28 @@ std::string Tokenizer::token_piece(int32_t id) const {
 }
 
 std::optional<int32_t> Tokenizer::token_id(std::string_view piece) const {
-  auto it = piece_to_id_.find(piece);
-  if (it == piece_to_id_.end()) return std::nullopt;
-  return it->second;
+  if (index_slots_.empty()) return std::nullopt;
+  const size_t h = std::hash<std::string_view>{}(piece);
+  const size_t mask = index_slots_.size() - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    int32_t id = index_slots_[i];
+    if (id < 0) return std::nullopt;
+    if (index_hash_[i] == static_cast<uint32_t>(h) && pieces_[id] == piece) return id;
+  }
+}
+
+void Tokenizer::index_insert(int32_t id) {
+  const std::string_view piece = pieces_[id];
+  const size_t h = std::hash<std::string_view>{}(piece);
+  const size_t mask = index_slots_.size() - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    int32_t cur = index_slots_[i];
+    if (cur < 0 || (index_hash_[i] == static_cast<uint32_t>(h) && pieces_[cur] == piece)) {
+      index_slots_[i] = id;
+      index_hash_[i] = static_cast<uint32_t>(h);
+      return;
+    }
+  }
 }
 
 std::vector<int32_t> Tokenizer::stop_ids() const {

@@ -15,7 +15,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "core/status.h"
@@ -93,7 +92,11 @@ class Tokenizer {
 
   std::vector<std::string> bytes_;   // [vocab_size] raw bytes of each token
   std::vector<std::string> pieces_;  // [vocab_size] vocabulary strings
-  std::unordered_map<std::string_view, int32_t> piece_to_id_;  // views into pieces_
+  // pieces_ -> id: open addressing over ids (-1 = empty), keyed by the piece
+  // text; faster to build and probe than std::unordered_map (load time).
+  std::vector<int32_t> index_slots_;
+  std::vector<uint32_t> index_hash_;  // [slots] low 32 bits of the piece hash
+  void index_insert(int32_t id);      // later inserts of the same text win
   int32_t byte_to_id_[256] = {};
   std::unique_ptr<MergeTable> merges_;
   std::vector<AddedToken> added_;

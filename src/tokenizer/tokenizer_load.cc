@@ -214,13 +214,16 @@ class TokenizerLoader {
       t->bytes_[a.id] = a.content;
       t->added_flag_[a.id] = a.special ? 2 : 1;
     }
-    // Views into pieces_, which is never resized after this point.
-    t->piece_to_id_.reserve(n * 2);
+    size_t cap = 16;
+    while (cap < n * 2) cap <<= 1;
+    t->index_slots_.assign(cap, -1);
+    t->index_hash_.assign(cap, 0);
+    // Added tokens are inserted last so that their content maps to them.
     for (size_t id = 0; id < n; ++id) {
-      if (!t->pieces_[id].empty())
-        t->piece_to_id_.emplace(t->pieces_[id], static_cast<int32_t>(id));
+      if (!t->pieces_[id].empty() && t->added_flag_[id] == 0)
+        t->index_insert(static_cast<int32_t>(id));
     }
-    for (auto& a : added) t->piece_to_id_[t->pieces_[a.id]] = a.id;  // added content wins
+    for (auto& a : added) t->index_insert(a.id);
 
     for (int b = 0; b < 256; ++b) {
       std::string s;
@@ -236,7 +239,13 @@ class TokenizerLoader {
       auto ia = t->token_id(a);
       auto ib = t->token_id(b);
       joined.assign(a).append(b);
-      auto ir = t->token_id(joined);
+      // Usually the merge of rank k made token 256 + k; check that first.
+      const size_t guess = 256 + rank;
+      std::optional<int32_t> ir;
+      if (guess < t->pieces_.size() && t->added_flag_[guess] == 0 && t->pieces_[guess] == joined)
+        ir = static_cast<int32_t>(guess);
+      else
+        ir = t->token_id(joined);
       if (!ia || !ib || !ir) {
         return Status::Error("merge " + std::to_string(rank + 1) + " ('" + a + " " + b +
                              "') uses a token missing from the vocabulary");
