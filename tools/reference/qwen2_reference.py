@@ -131,14 +131,20 @@ class Qwen2Reference:
                                               w[p + "mlp.down_proj.weight"])
 
     @torch.no_grad()
-    def forward(self, ids):
-        """ids: list of token ids -> logits [T][V] float32 numpy (row j predicts token j+1)."""
+    def forward(self, ids, rows=None):
+        """ids: list of token ids -> logits [T][V] float32 numpy (row j predicts token j+1).
+
+        rows: optional list of row indices; then only those rows' logits are returned
+        ([len(rows)][V]), which skips most of the lm_head work.
+        """
         T = len(ids)
         x = self.w["model.embed_tokens.weight"][torch.tensor(ids, dtype=torch.long)]  # [T][H]
         cos, sin = self.rope(T)
         mask = torch.full((T, T), torch.finfo(torch.float32).min).triu(1)  # causal
         for i in range(self.L):
             x = self.layer(i, x, cos, sin, mask)
+        if rows is not None:
+            x = x[torch.tensor(rows, dtype=torch.long)]
         x = rms_norm(x, self.w["model.norm.weight"], self.eps)
         return torch.nn.functional.linear(x, self.lm_head).numpy()
 
