@@ -21,7 +21,7 @@ Result<std::unique_ptr<Qwen2Model>> Qwen2Model::Load(const std::string& model_di
   if (c.use_sliding_window)
     return Status::Error(model_dir + "/config.json: use_sliding_window=true is not supported");
   QS_ASSIGN_OR_RETURN(m->store_, TensorStore::OpenDir(model_dir));
-  QS_ASSIGN_OR_RETURN(m->weights_, bind_qwen2_weights(*m->store_, c));
+  QS_ASSIGN_OR_RETURN(m->weights_, bind_qwen2_weights(*m->store_, c, model_dir));
   QS_ASSIGN_OR_RETURN(RopeInit rope, compute_rope_init(c));
   m->inv_freq_ = rope.inv_freq;
   // Yarn scales cos and sin by attention_factor; q.k is bilinear in both, so

@@ -49,31 +49,39 @@ constexpr std::initializer_list<DType> kFloatTypes = {DType::BF16, DType::F16, D
 
 class Binder {
  public:
-  Binder(const TensorStore& store, Qwen2Weights* w) : store_(store), w_(w) {}
+  Binder(const TensorStore& store, std::string dir, Qwen2Weights* w)
+      : store_(store), dir_(std::move(dir)), w_(w) {}
 
+  // A missing tensor has no file to name: say which directory lacks it.
+  Status check(const TensorView* t, const std::string& name, std::initializer_list<int64_t> shape) {
+    if (t == nullptr) return Status::Error(dir_ + ": missing tensor '" + name + "'");
+    return check_tensor(t, name, shape, kFloatTypes);
+  }
   Result<const uint16_t*> matrix(const std::string& name, int64_t rows, int64_t cols) {
     const TensorView* t = store_.find(name);
-    QS_RETURN_IF_ERROR(check_tensor(t, name, {rows, cols}, kFloatTypes));
+    QS_RETURN_IF_ERROR(check(t, name, {rows, cols}));
     w_->matmul_weight_bytes += static_cast<size_t>(rows * cols) * 2;
     return to_bf16(*t, w_);
   }
   Result<const float*> vector(const std::string& name, int64_t n) {
     const TensorView* t = store_.find(name);
-    QS_RETURN_IF_ERROR(check_tensor(t, name, {n}, kFloatTypes));
+    QS_RETURN_IF_ERROR(check(t, name, {n}));
     return to_f32(*t, w_);
   }
 
  private:
   const TensorStore& store_;
+  std::string dir_;
   Qwen2Weights* w_;
 };
 
 }  // namespace
 
 Result<std::unique_ptr<Qwen2Weights>> bind_qwen2_weights(const TensorStore& store,
-                                                         const Qwen2Config& c) {
+                                                         const Qwen2Config& c,
+                                                         const std::string& dir) {
   auto w = std::make_unique<Qwen2Weights>();
-  Binder b(store, w.get());
+  Binder b(store, dir, w.get());
   const int64_t H = c.hidden_size, I = c.intermediate_size, V = c.vocab_size;
   const int64_t qd = static_cast<int64_t>(c.num_attention_heads) * c.head_dim;
   const int64_t kvd = static_cast<int64_t>(c.num_key_value_heads) * c.head_dim;

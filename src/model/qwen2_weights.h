@@ -49,6 +49,7 @@ struct Qwen2Weights {
 // Binds and checks every tensor named by the config. Errors name the file,
 // the tensor and the problem (missing, wrong shape, unsupported dtype).
 Result<std::unique_ptr<Qwen2Weights>> bind_qwen2_weights(const TensorStore& store,
-                                                         const Qwen2Config& config);
+                                                         const Qwen2Config& config,
+                                                         const std::string& dir);
 
 }  // namespace qs
