@@ -1,0 +1,140 @@
+#include "grammar/matcher.h"
+
+#include <cstring>
+
+namespace qs::grammar {
+
+namespace {
+constexpr size_t kMaxCachedMasks = 128;  // per request: 128 x 19 KB
+
+void set_bit(std::vector<uint64_t>& w, int32_t t) { w[t >> 6] |= uint64_t{1} << (t & 63); }
+void clear_bit(std::vector<uint64_t>& w, int32_t t) { w[t >> 6] &= ~(uint64_t{1} << (t & 63)); }
+}  // namespace
+
+Matcher::Matcher(std::shared_ptr<const CompiledGrammar> grammar)
+    : g_(std::move(grammar)), arena_(g_->flat()) {
+  state_ = arena_.initial();
+  free_ = g_->free_text_prefix;
+}
+
+const std::vector<uint64_t>& Matcher::mask_of(int32_t state) {
+  auto it = cache_.find(state);
+  if (it != cache_.end()) return it->second;
+  if (cache_.size() >= kMaxCachedMasks) cache_.clear();
+  const Vocabulary& v = g_->vocab();
+  std::vector<uint64_t> bits(g_->words(), 0);
+  // Copy: stacks() may move when the walks below intern new states.
+  std::vector<int32_t> stacks = arena_.stacks(state);
+  for (int32_t s : stacks) {
+    if (s < 0) {
+      for (int32_t e : v.eos_ids()) set_bit(bits, e);
+      continue;
+    }
+    const PositionMask& pm = g_->position_mask(arena_.top(s));
+    for (size_t i = 0; i < bits.size(); ++i) bits[i] |= pm.accepted[i];
+    if (pm.uncertain.empty()) continue;
+    // Uncertain tokens pop below the top rule: check them on this stack.
+    int32_t start = arena_.state_of_stack(s);
+    walk_tokens(arena_, v, start, pm.uncertain.data(), pm.uncertain_lcp.data(), pm.uncertain.size(),
+                false, [&](size_t i, int result) {
+                  if (result == 1) set_bit(bits, pm.uncertain[i]);
+                });
+  }
+  if (!g_->allow_tool_tokens) {
+    if (v.tool_call_open() >= 0) clear_bit(bits, v.tool_call_open());
+    if (v.tool_call_close() >= 0) clear_bit(bits, v.tool_call_close());
+  }
+  return cache_.emplace(state, std::move(bits)).first->second;
+}
+
+void Matcher::fill_bitmask(uint64_t* words) {
+  const size_t n = g_->words();
+  if (terminated_) {
+    std::memset(words, 0, n * sizeof(uint64_t));
+    return;
+  }
+  if (free_) {
+    std::memset(words, 0xff, n * sizeof(uint64_t));
+    int32_t size = g_->vocab().size();
+    if (size & 63) words[n - 1] = (uint64_t{1} << (size & 63)) - 1;
+    return;
+  }
+  const std::vector<uint64_t>& bits = mask_of(state_);
+  std::memcpy(words, bits.data(), n * sizeof(uint64_t));
+}
+
+void Matcher::fill_mask(uint8_t* allowed) {
+  const int32_t size = g_->vocab().size();
+  if (terminated_) {
+    std::memset(allowed, 0, size);
+    return;
+  }
+  if (free_) {
+    std::memset(allowed, 1, size);
+    return;
+  }
+  // Byte b of the bitset -> 8 mask bytes via a table (little endian).
+  static const auto kSpread = [] {
+    std::array<uint64_t, 256> t{};
+    for (int b = 0; b < 256; ++b)
+      for (int k = 0; k < 8; ++k)
+        if (b >> k & 1) t[b] |= uint64_t{1} << (8 * k);
+    return t;
+  }();
+  const std::vector<uint64_t>& bits = mask_of(state_);
+  const int32_t full = size / 64;
+  for (int32_t w = 0; w < full; ++w) {
+    uint64_t x = bits[w];
+    uint8_t* out = allowed + static_cast<size_t>(w) * 64;
+    if (x == 0) {
+      std::memset(out, 0, 64);
+      continue;
+    }
+    for (int k = 0; k < 8; ++k) {
+      uint64_t v = kSpread[(x >> (8 * k)) & 0xff];
+      std::memcpy(out + 8 * k, &v, 8);
+    }
+  }
+  for (int32_t t = full * 64; t < size; ++t) allowed[t] = (bits[t >> 6] >> (t & 63)) & 1;
+}
+
+bool Matcher::accept_bytes(std::string_view bytes) {
+  int32_t s = state_;
+  for (char c : bytes) {
+    s = arena_.step(s, static_cast<uint8_t>(c));
+    if (s == StackArena::kDead) return false;
+  }
+  state_ = s;
+  return true;
+}
+
+bool Matcher::accept(int32_t token) {
+  const Vocabulary& v = g_->vocab();
+  if (terminated_ || token < 0 || token >= v.size()) return false;
+  if (free_) {
+    if (token == v.tool_call_open() && g_->allow_tool_tokens) {
+      if (!accept_bytes(v.bytes(token))) return false;
+      free_ = false;
+    } else if (v.is_eos(token)) {
+      terminated_ = true;
+    }
+    return true;
+  }
+  if (v.is_eos(token)) {
+    if (!arena_.complete(state_)) return false;
+    terminated_ = true;
+    return true;
+  }
+  if (!g_->allow_tool_tokens && (token == v.tool_call_open() || token == v.tool_call_close()))
+    return false;
+  // Tokens outside the grammar's vocabulary (added/special) have no place in it.
+  const std::string& b = v.bytes(token);
+  if (b.empty() || !v.usable(token)) return false;
+  return accept_bytes(b);
+}
+
+bool Matcher::is_complete() const { return !terminated_ && !free_ && arena_.complete(state_); }
+
+bool Matcher::must_end() const { return is_complete() && arena_.stacks(state_).size() == 1; }
+
+}  // namespace qs::grammar

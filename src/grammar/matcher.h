@@ -1,0 +1,59 @@
+// Per-request grammar state: the set of allowed next tokens, and advancing by
+// the token that was sampled.
+//
+//   Matcher m(compiled);
+//   while (!m.is_terminated()) {
+//     m.fill_mask(mask.data());             // [vocab] 1 = allowed
+//     int32_t t = sample(logits, mask);
+//     if (!m.accept(t)) { /* the caller ignored the mask */ }
+//   }
+//
+// End of sequence (any of the vocabulary's eos ids) is allowed only when the
+// value is complete; for objects, arrays and strings nothing else is allowed
+// then, so generation ends right after the closing bracket or quote. Not
+// thread-safe; one Matcher per request.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "grammar/compiled_grammar.h"
+
+namespace qs::grammar {
+
+class Matcher {
+ public:
+  explicit Matcher(std::shared_ptr<const CompiledGrammar> grammar);
+
+  // allowed: [vocab.size()], written 1 = allowed, 0 = not.
+  void fill_mask(uint8_t* allowed);
+  // The same as a bitset: [ceil(vocab/64)] words, bit t = token t allowed.
+  void fill_bitmask(uint64_t* words);
+  // Advances by one token; false (and no change) if the grammar does not allow it.
+  bool accept(int32_t token);
+  // Advances by raw bytes (tests); false (and no change) if not allowed.
+  bool accept_bytes(std::string_view bytes);
+  // The text so far is a complete value (eos would be accepted).
+  bool is_complete() const;
+  // Complete and nothing but eos may follow: the caller may stop now.
+  bool must_end() const;
+  // An eos token was accepted.
+  bool is_terminated() const { return terminated_; }
+  // tool_choice auto: still in the free text before any <tool_call>.
+  bool in_free_text() const { return free_; }
+
+ private:
+  const std::vector<uint64_t>& mask_of(int32_t state);
+
+  std::shared_ptr<const CompiledGrammar> g_;
+  StackArena arena_;
+  int32_t state_;
+  bool free_ = false;
+  bool terminated_ = false;
+  std::unordered_map<int32_t, std::vector<uint64_t>> cache_;  // state -> bitset
+  std::vector<uint64_t> free_mask_;
+};
+
+}  // namespace qs::grammar

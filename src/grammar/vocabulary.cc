@@ -1,0 +1,70 @@
+#include "grammar/vocabulary.h"
+
+#include <algorithm>
+
+namespace qs::grammar {
+
+bool Vocabulary::is_eos(int32_t id) const {
+  return std::find(eos_.begin(), eos_.end(), id) != eos_.end();
+}
+
+void Vocabulary::index() {
+  sorted_.clear();
+  for (int32_t i = 0; i < size(); ++i)
+    if (usable_[i] && !bytes_[i].empty()) sorted_.push_back(i);
+  std::sort(sorted_.begin(), sorted_.end(), [&](int32_t a, int32_t b) {
+    return bytes_[a] != bytes_[b] ? bytes_[a] < bytes_[b] : a < b;
+  });
+  lcp_.assign(sorted_.size(), 0);
+  for (size_t i = 1; i < sorted_.size(); ++i) {
+    const std::string& a = bytes_[sorted_[i - 1]];
+    const std::string& b = bytes_[sorted_[i]];
+    size_t n = 0, m = std::min(a.size(), b.size());
+    while (n < m && a[n] == b[n]) ++n;
+    lcp_[i] = static_cast<uint16_t>(std::min<size_t>(n, 65535));
+  }
+}
+
+Result<std::shared_ptr<const Vocabulary>> Vocabulary::FromTokenizer(const tokenizer::Tokenizer& tok,
+                                                                    int32_t size) {
+  if (size <= 0) size = tok.vocab_size();
+  if (size < tok.vocab_size())
+    return Status::Error("grammar vocabulary: size " + std::to_string(size) +
+                         " is below the tokenizer's " + std::to_string(tok.vocab_size()));
+  std::shared_ptr<Vocabulary> v(new Vocabulary());
+  v->bytes_.resize(size);
+  v->usable_.assign(size, 0);
+  for (int32_t i = 0; i < tok.vocab_size(); ++i) {
+    v->bytes_[i] = std::string(tok.token_bytes(i));
+    v->usable_[i] = !tok.is_added(i);
+    for (const char* s : {"<tool_call>", "</tool_call>"})
+      if (tok.is_added(i) && v->bytes_[i] == s) {
+        v->usable_[i] = 1;
+        (v->bytes_[i] == "<tool_call>" ? v->tool_open_ : v->tool_close_) = i;
+      }
+  }
+  v->eos_ = tok.stop_ids();
+  if (v->eos_.empty()) return Status::Error("grammar vocabulary: the tokenizer has no stop ids");
+  v->index();
+  return std::shared_ptr<const Vocabulary>(std::move(v));
+}
+
+Result<std::shared_ptr<const Vocabulary>> Vocabulary::FromTokens(std::vector<std::string> tokens,
+                                                                 std::vector<int32_t> eos_ids) {
+  std::shared_ptr<Vocabulary> v(new Vocabulary());
+  v->bytes_ = std::move(tokens);
+  v->usable_.assign(v->bytes_.size(), 1);
+  for (int32_t e : eos_ids) {
+    if (e < 0 || e >= v->size()) return Status::Error("grammar vocabulary: eos id out of range");
+    v->usable_[e] = 0;
+  }
+  for (int32_t i = 0; i < v->size(); ++i) {
+    if (v->bytes_[i] == "<tool_call>") v->tool_open_ = i;
+    if (v->bytes_[i] == "</tool_call>") v->tool_close_ = i;
+  }
+  v->eos_ = std::move(eos_ids);
+  v->index();
+  return std::shared_ptr<const Vocabulary>(std::move(v));
+}
+
+}  // namespace qs::grammar

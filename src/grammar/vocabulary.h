@@ -1,0 +1,52 @@
+// The tokenizer's vocabulary as the grammar engine sees it, built once per
+// tokenizer: every token's bytes, the tokens usable inside a grammar sorted by
+// their bytes (so shared prefixes are checked once, like walking a trie), and
+// the end-of-sequence ids.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "tokenizer/tokenizer.h"
+
+namespace qs::grammar {
+
+class Vocabulary {
+ public:
+  // size: mask length (the model's vocab_size, e.g. 151936, may exceed the
+  // tokenizer's); 0 = the tokenizer's. Added tokens are excluded from grammars
+  // except <tool_call> / </tool_call> (only tool-call grammars use them).
+  static Result<std::shared_ptr<const Vocabulary>> FromTokenizer(const tokenizer::Tokenizer& tok,
+                                                                 int32_t size = 0);
+  // For tests: token i has bytes tokens[i]; eos ids end the sequence.
+  static Result<std::shared_ptr<const Vocabulary>> FromTokens(std::vector<std::string> tokens,
+                                                              std::vector<int32_t> eos_ids);
+
+  int32_t size() const { return static_cast<int32_t>(bytes_.size()); }
+  const std::string& bytes(int32_t id) const { return bytes_[id]; }
+  const std::vector<int32_t>& eos_ids() const { return eos_; }
+  bool is_eos(int32_t id) const;
+  bool usable(int32_t id) const { return usable_[id] != 0; }
+  // Tokens a grammar may produce, sorted by bytes; lcp[i] = common prefix
+  // length of sorted[i] and sorted[i-1] (lcp[0] = 0).
+  const std::vector<int32_t>& sorted() const { return sorted_; }
+  const std::vector<uint16_t>& lcp() const { return lcp_; }
+  // <tool_call> and </tool_call> ids, -1 when absent.
+  int32_t tool_call_open() const { return tool_open_; }
+  int32_t tool_call_close() const { return tool_close_; }
+
+ private:
+  Vocabulary() = default;
+  void index();
+  std::vector<std::string> bytes_;
+  std::vector<uint8_t> usable_;  // [size] 1 = may appear in a grammar's text
+  std::vector<int32_t> eos_;
+  std::vector<int32_t> sorted_;
+  std::vector<uint16_t> lcp_;
+  int32_t tool_open_ = -1, tool_close_ = -1;
+};
+
+}  // namespace qs::grammar
