@@ -458,5 +458,60 @@ TEST(Scheduler, StatsCountWaitingRunningAndUsage) {
   EXPECT_DOUBLE_EQ(st.kv.usage, 0.2);
 }
 
+// Random arrivals, aborts and a tight pool: the fake model checks every
+// block table against its KV contents; at the end every block is free and
+// every request that was not aborted got all its tokens.
+TEST(Scheduler, RandomisedStressKeepsBookkeepingConsistent) {
+  uint64_t preemptions = 0, hit_tokens = 0;
+  for (uint64_t seed = 1; seed <= 5; ++seed) {
+    SchedulerConfig c = small_config();
+    c.block_size = 4;
+    c.num_blocks = 40;
+    c.max_num_batched_tokens = 48;
+    c.max_batch_size = 6;
+    c.enable_chunked_prefill = seed % 2 == 1;
+    Scheduler s = make(c);
+    FakeModel m(s);
+    uint64_t x = seed * 0x9e3779b97f4a7c15ull;
+    auto rnd = [&](uint64_t n) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      return x % n;
+    };
+    std::map<uint64_t, int32_t> want;  // id -> max_tokens, for requests not aborted
+    uint64_t next_id = 0;
+    for (int step = 0; step < 400; ++step) {
+      if (next_id < 60 && rnd(3) == 0) {
+        // Some prompts share a prefix (prefix-cache hits), some do not.
+        int32_t len = 1 + static_cast<int32_t>(rnd(40));
+        std::vector<int32_t> p = iota_tokens(len, rnd(2) ? 0 : static_cast<int32_t>(next_id) * 100);
+        int32_t max_tokens = 1 + static_cast<int32_t>(rnd(30));
+        if (s.add_request(Request::make(next_id, p, max_tokens)).ok()) want[next_id] = max_tokens;
+        ++next_id;
+      }
+      if (!want.empty() && rnd(25) == 0) {
+        auto it = want.begin();
+        std::advance(it, rnd(want.size()));
+        if (s.abort_request(it->first)) want.erase(it);
+      }
+      m.step();
+      EXPECT_LE(m.last.total_tokens, c.max_num_batched_tokens);
+      EXPECT_LE(s.num_running(), c.max_batch_size);
+    }
+    m.run_to_completion();
+    for (auto& [id, max_tokens] : want) {
+      ASSERT_TRUE(m.outputs.count(id)) << "seed " << seed << " request " << id;
+      EXPECT_EQ(static_cast<int32_t>(m.outputs[id].size()), max_tokens);
+    }
+    EXPECT_EQ(s.kv().num_free_blocks(), c.num_blocks);
+    preemptions += s.stats().num_preemptions;
+    hit_tokens += s.stats().kv.prefix_hit_tokens;
+  }
+  // The scenario really exercised preemption and prefix hits.
+  EXPECT_GT(preemptions, 0u);
+  EXPECT_GT(hit_tokens, 0u);
+}
+
 }  // namespace
 }  // namespace qs::engine
