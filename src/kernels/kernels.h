@@ -17,6 +17,21 @@
 
 namespace qs::kernels {
 
+// Storage format of a weight matrix W [n][k] (n outputs, k inputs). The kernel
+// that owns a format defines its byte layout; the model only passes it along.
+enum class WeightFormat : uint8_t {
+  kBF16,  // [n][k] bf16, row-major (PyTorch nn.Linear layout)
+};
+
+// A weight matrix in some format: `data` points at its bytes (mmapped or owned).
+struct WeightMatrix {
+  WeightFormat format = WeightFormat::kBF16;
+  const void* data = nullptr;
+  int64_t rows = 0;  // n
+  int64_t cols = 0;  // k
+  size_t bytes = 0;  // storage size: what one full pass over W reads
+};
+
 // K/V storage of one layer in fixed-size blocks (paged).
 // Layout of k and v: [num_blocks][block_size][num_kv_heads][head_dim], element
 // type `dtype` (F32 or BF16). Position p of a sequence lives in block

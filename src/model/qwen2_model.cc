@@ -80,10 +80,27 @@ Status Qwen2Model::validate(const Batch& b, const KVCache& kv) const {
   return Status::Ok();
 }
 
-void Qwen2Model::linear(const float* x, size_t rows, size_t in, const uint16_t* w, size_t out,
+void Qwen2Model::embed(const int32_t* ids, size_t rows, float* x) {
+  const kernels::WeightMatrix& e = weights_->embed;
+  switch (e.format) {
+    case kernels::WeightFormat::kBF16:
+      k_->embedding_bf16(static_cast<const uint16_t*>(e.data), static_cast<size_t>(e.cols), ids,
+                         rows, x);
+      return;
+  }
+}
+
+void Qwen2Model::linear(const float* x, size_t rows, const kernels::WeightMatrix& w,
                         const float* bias, float* y) {
-  auto fn = options_.precision == MatmulPrecision::kExact ? k_->matmul_bf16 : k_->matmul_bf16_lowp;
-  fn(x, rows, in, w, out, bias, y, pool_.get());
+  const size_t n = static_cast<size_t>(w.rows), k = static_cast<size_t>(w.cols);
+  switch (w.format) {
+    case kernels::WeightFormat::kBF16: {
+      auto fn =
+          options_.precision == MatmulPrecision::kExact ? k_->matmul_bf16 : k_->matmul_bf16_lowp;
+      fn(x, rows, k, static_cast<const uint16_t*>(w.data), n, bias, y, pool_.get());
+      return;
+    }
+  }
 }
 
 Status Qwen2Model::forward(const Batch& b, KVCache& kv, float* logits) {
@@ -91,7 +108,7 @@ Status Qwen2Model::forward(const Batch& b, KVCache& kv, float* logits) {
   const Qwen2Config& c = config_;
   const size_t T = b.num_tokens();
   if (T == 0) return Status::Ok();
-  const size_t H = c.hidden_size, I = c.intermediate_size, V = c.vocab_size;
+  const size_t H = c.hidden_size, I = c.intermediate_size;
   const size_t nh = c.num_attention_heads, nkv = c.num_key_value_heads, hd = c.head_dim;
   const size_t qd = nh * hd, kvd = nkv * hd;
   const float eps = static_cast<float>(c.rms_norm_eps);
@@ -115,28 +132,28 @@ Status Qwen2Model::forward(const Batch& b, KVCache& kv, float* logits) {
     attn_rows_[t].context_len = p + 1;
   }
 
-  k_->embedding_bf16(weights_->embed, H, b.tokens.data(), T, x_.data());
+  embed(b.tokens.data(), T, x_.data());
   for (size_t l = 0; l < static_cast<size_t>(c.num_hidden_layers); ++l) {
     const Qwen2LayerWeights& w = weights_->layers[l];
     const kernels::PagedKV layer_kv = kv.layer(l);
     // Attention block: x += o_proj(attn(rope(q), rope(k), v)) of rmsnorm(x).
     k_->rmsnorm(x_.data(), w.input_norm, T, H, eps, h_.data());
-    linear(h_.data(), T, H, w.q_proj, qd, w.q_bias, q_.data());
-    linear(h_.data(), T, H, w.k_proj, kvd, w.k_bias, k_buf_.data());
-    linear(h_.data(), T, H, w.v_proj, kvd, w.v_bias, v_.data());
+    linear(h_.data(), T, w.q_proj, w.q_bias, q_.data());
+    linear(h_.data(), T, w.k_proj, w.k_bias, k_buf_.data());
+    linear(h_.data(), T, w.v_proj, w.v_bias, v_.data());
     k_->rope(q_.data(), T, qd, nh, hd, b.positions.data(), inv_freq_.data());
     k_->rope(k_buf_.data(), T, kvd, nkv, hd, b.positions.data(), inv_freq_.data());
     k_->kv_store(k_buf_.data(), v_.data(), T, kvd, slots_.data(), layer_kv);
     k_->attention(q_.data(), T, qd, nh, attn_rows_.data(), layer_kv, attn_scale_, attn_.data(),
                   pool_.get());
-    linear(attn_.data(), T, qd, w.o_proj, H, nullptr, h_.data());
+    linear(attn_.data(), T, w.o_proj, nullptr, h_.data());
     k_->add(x_.data(), h_.data(), T * H);
     // MLP block: x += down(silu(gate(h)) * up(h)), h = rmsnorm(x).
     k_->rmsnorm(x_.data(), w.post_attn_norm, T, H, eps, h_.data());
-    linear(h_.data(), T, H, w.gate_proj, I, nullptr, gate_.data());
-    linear(h_.data(), T, H, w.up_proj, I, nullptr, up_.data());
+    linear(h_.data(), T, w.gate_proj, nullptr, gate_.data());
+    linear(h_.data(), T, w.up_proj, nullptr, up_.data());
     k_->silu_mul(gate_.data(), up_.data(), gate_.data(), T * I);
-    linear(gate_.data(), T, I, w.down_proj, H, nullptr, h_.data());
+    linear(gate_.data(), T, w.down_proj, nullptr, h_.data());
     k_->add(x_.data(), h_.data(), T * H);
   }
 
@@ -147,7 +164,7 @@ Status Qwen2Model::forward(const Batch& b, KVCache& kv, float* logits) {
   for (size_t r = 0; r < R; ++r)
     std::copy_n(x_.data() + static_cast<size_t>(b.logits_rows[r]) * H, H, rows_.data() + r * H);
   k_->rmsnorm(rows_.data(), weights_->final_norm, R, H, eps, rows_.data());
-  linear(rows_.data(), R, H, weights_->lm_head, V, nullptr, logits);
+  linear(rows_.data(), R, weights_->lm_head, nullptr, logits);
   return Status::Ok();
 }
 

@@ -56,8 +56,11 @@ class Qwen2Model {
  private:
   Qwen2Model() = default;
   Status validate(const Batch& batch, const KVCache& kv) const;
-  void linear(const float* x, size_t rows, size_t in, const uint16_t* w, size_t out,
-              const float* bias, float* y);
+  // x[r] = embedding row of ids[r], widened to F32.
+  void embed(const int32_t* ids, size_t rows, float* x);
+  // y[rows][w.rows] = x[rows][w.cols] W^T + bias, in W's format.
+  void linear(const float* x, size_t rows, const kernels::WeightMatrix& w, const float* bias,
+              float* y);
 
   std::string dir_;
   Qwen2Config config_;

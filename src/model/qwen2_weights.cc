@@ -57,11 +57,17 @@ class Binder {
     if (t == nullptr) return Status::Error(dir_ + ": missing tensor '" + name + "'");
     return check_tensor(t, name, shape, kFloatTypes);
   }
-  Result<const uint16_t*> matrix(const std::string& name, int64_t rows, int64_t cols) {
+  Result<kernels::WeightMatrix> matrix(const std::string& name, int64_t rows, int64_t cols) {
     const TensorView* t = store_.find(name);
     QS_RETURN_IF_ERROR(check(t, name, {rows, cols}));
-    w_->matmul_weight_bytes += static_cast<size_t>(rows * cols) * 2;
-    return to_bf16(*t, w_);
+    kernels::WeightMatrix m;
+    m.format = kernels::WeightFormat::kBF16;
+    m.data = to_bf16(*t, w_);
+    m.rows = rows;
+    m.cols = cols;
+    m.bytes = static_cast<size_t>(rows * cols) * 2;
+    w_->matmul_weight_bytes += m.bytes;
+    return m;
   }
   Result<const float*> vector(const std::string& name, int64_t n) {
     const TensorView* t = store_.find(name);
@@ -91,7 +97,7 @@ Result<std::unique_ptr<Qwen2Weights>> bind_qwen2_weights(const TensorStore& stor
   w->matmul_weight_bytes = 0;
   if (c.tie_word_embeddings && store.find("lm_head.weight") == nullptr) {
     w->lm_head = w->embed;
-    w->matmul_weight_bytes += static_cast<size_t>(V * H) * 2;
+    w->matmul_weight_bytes += w->embed.bytes;
   } else {
     QS_ASSIGN_OR_RETURN(w->lm_head, b.matrix("lm_head.weight", V, H));
   }

@@ -1,6 +1,7 @@
-// Pointers to every weight of a Qwen2 model, in place in the mmapped
-// safetensors (BF16, zero copy) or in owned buffers (norms and biases are
-// widened to F32 once at load: they are tiny and read by every token).
+// Every weight of a Qwen2 model. Matrices stay in place in the mmapped
+// safetensors (BF16, zero copy) or live in owned buffers (converted or
+// quantized at load); norms and biases are widened to F32 once at load: they
+// are tiny and read by every token.
 #pragma once
 
 #include <cstddef>
@@ -11,6 +12,7 @@
 
 #include "core/aligned_buffer.h"
 #include "core/status.h"
+#include "kernels/kernels.h"
 
 namespace qs {
 
@@ -19,26 +21,27 @@ struct Qwen2Config;
 
 struct Qwen2LayerWeights {
   const float* input_norm = nullptr;      // [H]
-  const uint16_t* q_proj = nullptr;       // [nh*hd][H] BF16
+  kernels::WeightMatrix q_proj;           // [nh*hd][H]
   const float* q_bias = nullptr;          // [nh*hd]
-  const uint16_t* k_proj = nullptr;       // [nkv*hd][H]
+  kernels::WeightMatrix k_proj;           // [nkv*hd][H]
   const float* k_bias = nullptr;          // [nkv*hd]
-  const uint16_t* v_proj = nullptr;       // [nkv*hd][H]
+  kernels::WeightMatrix v_proj;           // [nkv*hd][H]
   const float* v_bias = nullptr;          // [nkv*hd]
-  const uint16_t* o_proj = nullptr;       // [H][nh*hd]
+  kernels::WeightMatrix o_proj;           // [H][nh*hd]
   const float* post_attn_norm = nullptr;  // [H]
-  const uint16_t* gate_proj = nullptr;    // [I][H]
-  const uint16_t* up_proj = nullptr;      // [I][H]
-  const uint16_t* down_proj = nullptr;    // [H][I]
+  kernels::WeightMatrix gate_proj;        // [I][H]
+  kernels::WeightMatrix up_proj;          // [I][H]
+  kernels::WeightMatrix down_proj;        // [H][I]
 };
 
 struct Qwen2Weights {
-  const uint16_t* embed = nullptr;    // [V][H] BF16
-  const uint16_t* lm_head = nullptr;  // [V][H] BF16 (== embed when tied)
+  kernels::WeightMatrix embed;        // [V][H]
+  kernels::WeightMatrix lm_head;      // [V][H] (== embed when tied)
   const float* final_norm = nullptr;  // [H]
   std::vector<Qwen2LayerWeights> layers;
 
-  size_t matmul_weight_bytes = 0;  // bytes of BF16 matrices read per decoded token (incl. lm_head)
+  size_t matmul_weight_bytes =
+      0;  // bytes of weight matrices read per decoded token (incl. lm_head)
 
   // Owned storage: F32 copies of norms/biases, and BF16 copies of matrices
   // that were stored in another dtype (F16/F32 checkpoints).
