@@ -108,6 +108,15 @@ bool Matcher::accept_bytes(std::string_view bytes) {
   return true;
 }
 
+bool Matcher::can_accept_bytes(std::string_view bytes) {
+  int32_t s = state_;
+  for (char c : bytes) {
+    s = arena_.step(s, static_cast<uint8_t>(c));
+    if (s == StackArena::kDead) return false;
+  }
+  return true;
+}
+
 bool Matcher::accept(int32_t token) {
   const Vocabulary& v = g_->vocab();
   if (terminated_ || token < 0 || token >= v.size()) return false;

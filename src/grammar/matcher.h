@@ -35,6 +35,8 @@ class Matcher {
   bool accept(int32_t token);
   // Advances by raw bytes (tests); false (and no change) if not allowed.
   bool accept_bytes(std::string_view bytes);
+  // Whether `bytes` could be accepted now (no change of state).
+  bool can_accept_bytes(std::string_view bytes);
   // The text so far is a complete value (eos would be accepted).
   bool is_complete() const;
   // Complete and nothing but eos may follow: the caller may stop now.
