@@ -22,7 +22,7 @@ ApiError ApiError::BadJson(std::string message) {
   return Make(400, std::move(message), "invalid_request_error", "", "invalid_json");
 }
 ApiError ApiError::ModelNotFound(const std::string& model) {
-  return Make(404, "The model `" + model + "` does not exist.", "invalid_request_error", "model",
+  return Make(400, "The model `" + model + "` does not exist.", "invalid_request_error", "model",
               "model_not_found");
 }
 ApiError ApiError::Unauthorized(std::string message) {

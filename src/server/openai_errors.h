@@ -25,7 +25,7 @@ struct ApiError {
                                  std::string code = "");
   // 400 for a syntactically broken body (bad JSON, bad UTF-8, nesting too deep).
   static ApiError BadJson(std::string message);
-  // 404 model_not_found for param "model".
+  // 400 model_not_found for param "model" (an invalid request, as the serving issue asks).
   static ApiError ModelNotFound(const std::string& model);
   // 401 authentication_error (missing or wrong API key).
   static ApiError Unauthorized(std::string message);

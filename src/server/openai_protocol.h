@@ -124,7 +124,7 @@ ApiResult<CompletionRequest> parse_completion_request(std::string_view body,
                                                       const ServerLimits& limits);
 
 // The model a request asked for, checked against the names this server
-// serves: "" picks served[0]; an unknown name is 404 model_not_found.
+// serves: "" picks served[0]; an unknown name is 400 model_not_found.
 ApiResult<std::string> resolve_model(const std::string& requested,
                                      const std::vector<std::string>& served);
 

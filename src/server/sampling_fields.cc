@@ -153,6 +153,15 @@ ApiResult<std::string> resolve_model(const std::string& requested,
   for (const std::string& name : served) {
     if (name == requested) return name;
   }
+  // Model names are matched without regard to ASCII case ("Qwen2.5-0.5B-Instruct").
+  auto lower = [](std::string s) {
+    for (char& c : s)
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return s;
+  };
+  for (const std::string& name : served) {
+    if (lower(name) == lower(requested)) return name;
+  }
   return ApiError::ModelNotFound(requested);
 }
 
