@@ -19,17 +19,51 @@ namespace qs::kernels {
 
 // Storage format of a weight matrix W [n][k] (n outputs, k inputs). The kernel
 // that owns a format defines its byte layout; the model only passes it along.
+//
+// The quantized formats are "row-group interleaved": rows are taken 16 at a
+// time (n is padded up to a multiple of 16 with zero rows, never stored to y)
+// so that one 64-byte load feeds vpdpbusd 4 consecutive k-elements of 16
+// outputs. k must be a multiple of 32 (the block). Build them with the pack
+// functions in kernels/quant.h, never by hand. Byte layout (G = n_pad/16 row
+// groups, nb = k/32 blocks, r = row within the group, lane order r = 0..15):
+//
+// kQ8_0 — INT8, symmetric, one f16 scale per block of 32 along k (the values of
+//   GGUF Q8_0: w = d * q, q in [-127, 127]). Per row group, in order:
+//     qs     [nb][8][16][4] u8   q[G*16+r][32b + 4s + e] + 128 at [b][s][r][e]
+//     scales [nb][16] f16        d of block b of row r
+//   group stride = nb * 544 bytes (34 bytes per 32 weights, as Q8_0).
+//
+// kQ4 — INT4, group-wise (group g = WeightMatrix::group, 32 or 128; any
+//   multiple of 32 dividing k), w = s * q + m with q in [0, 15] and f16 s, m
+//   per group of g along k. Symmetric (GGUF Q4_0, value (q - 8) * d):
+//   s = d, m = -8 d. Zero point z (GPTQ/AWQ, value (q - z) * s): m = -z * s
+//   rounded to f16. Min form (GGUF Q4_1 / Q4_K: value d * q + min): s = d, m = min.
+//   Per row group, in order:
+//     qs     [nb][4][16][4] u8   byte [b][p][r][e]: low nibble = q[..][32b + 8p + e],
+//                                high nibble = q[..][32b + 8p + 4 + e]
+//     scales [k/g][16] f16       s
+//     mins   [k/g][16] f16       m
+//   group stride = nb * 256 + (k/g) * 64 bytes.
+//
+// Quantized matmuls quantize x on the fly, per row and per block of 32 along k
+// (the activation side of GGUF Q8_0): dx = max|x| / 127, qx = nearbyint(x / dx)
+// (computed as x * (1/dx)), and xsum = sum(qx) of the block.
 enum class WeightFormat : uint8_t {
   kBF16,  // [n][k] bf16, row-major (PyTorch nn.Linear layout)
+  kQ8_0,  // see above
+  kQ4,    // see above; WeightMatrix::group is the group size
 };
+
+const char* weight_format_name(WeightFormat f);  // "bf16", "q8_0", "q4"
 
 // A weight matrix in some format: `data` points at its bytes (mmapped or owned).
 struct WeightMatrix {
   WeightFormat format = WeightFormat::kBF16;
   const void* data = nullptr;
-  int64_t rows = 0;  // n
-  int64_t cols = 0;  // k
-  size_t bytes = 0;  // storage size: what one full pass over W reads
+  int64_t rows = 0;   // n
+  int64_t cols = 0;   // k
+  size_t bytes = 0;   // storage size: what one full pass over W reads
+  int32_t group = 0;  // kQ4: group size along k (32 or 128); 0 otherwise
 };
 
 // K/V storage of one layer in fixed-size blocks (paged).
@@ -70,6 +104,20 @@ struct KernelTable {
   // are accumulated in f32. The fast path (vdpbf16ps on AVX-512 BF16).
   void (*matmul_bf16_lowp)(const float* x, size_t m, size_t k, const uint16_t* w, size_t n,
                            const float* bias, float* y, ThreadPool* pool);
+
+  // Quantized matmuls, same shapes as matmul_bf16 but W is `w` in kQ8_0 / kQ4
+  // (group `group`) layout; k % 32 == 0 (and k % group == 0). x is quantized
+  // per row and block of 32 as described above; then, for each output, in
+  // block order b = 0, 1, ..., with exact int32 block dot products:
+  //   kQ8_0: acc = fma(float(sum_t qw*qx), dw_b * dx_b, acc)
+  //   kQ4:   acc = fma(float(sum_t q*qx), s_g * dx_b, acc);
+  //          acc = fma(m_g, dx_b * float(xsum_b), acc)
+  // from acc = 0, and y = acc + bias. Every table computes exactly this
+  // sequence (std::fma), so all tables agree bitwise and are batch invariant.
+  void (*matmul_q8_0)(const float* x, size_t m, size_t k, const void* w, size_t n,
+                      const float* bias, float* y, ThreadPool* pool);
+  void (*matmul_q4)(const float* x, size_t m, size_t k, const void* w, size_t n, size_t group,
+                    const float* bias, float* y, ThreadPool* pool);
 
   // y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * weight, for r in [0, rows). y may alias x.
   void (*rmsnorm)(const float* x, const float* weight, size_t rows, size_t dim, float eps,

@@ -6,6 +6,7 @@
 
 #include "core/log.h"
 #include "formats/safetensors.h"
+#include "kernels/quant.h"
 
 namespace qs {
 
@@ -87,6 +88,12 @@ void Qwen2Model::embed(const int32_t* ids, size_t rows, float* x) {
       k_->embedding_bf16(static_cast<const uint16_t*>(e.data), static_cast<size_t>(e.cols), ids,
                          rows, x);
       return;
+    case kernels::WeightFormat::kQ8_0:
+    case kernels::WeightFormat::kQ4:
+      // A gather of a few rows per token: the scalar dequantizer is enough.
+      for (size_t r = 0; r < rows; ++r)
+        kernels::quant::dequant_row(e, static_cast<size_t>(ids[r]), x + r * e.cols);
+      return;
   }
 }
 
@@ -100,6 +107,12 @@ void Qwen2Model::linear(const float* x, size_t rows, const kernels::WeightMatrix
       fn(x, rows, k, static_cast<const uint16_t*>(w.data), n, bias, y, pool_.get());
       return;
     }
+    case kernels::WeightFormat::kQ8_0:
+      k_->matmul_q8_0(x, rows, k, w.data, n, bias, y, pool_.get());
+      return;
+    case kernels::WeightFormat::kQ4:
+      k_->matmul_q4(x, rows, k, w.data, n, static_cast<size_t>(w.group), bias, y, pool_.get());
+      return;
   }
 }
 

@@ -15,6 +15,8 @@ void avx512_matmuls(KernelTable* t);
 void avx512_attention(KernelTable* t);
 void avx2_matmuls(KernelTable* t);
 void avx2_attention(KernelTable* t);
+void avx512_quant_matmuls(KernelTable* t);  // cpu/quant_avx512.cc (needs AVX-512 VNNI)
+void avx2_quant_matmuls(KernelTable* t);    // cpu/quant_avx2.cc
 
 bool cpu_has_avx512();
 bool cpu_has_avx2();

@@ -128,6 +128,7 @@ const KernelTable& avx2_table() {
     KernelTable t{};
     t.name = "avx2";
     avx2_matmuls(&t);
+    avx2_quant_matmuls(&t);
     avx2_attention(&t);
     t.rmsnorm = rmsnorm;
     t.rope = rope;

@@ -119,6 +119,7 @@ const KernelTable& avx512_table() {
     KernelTable t{};
     t.name = "avx512";
     avx512_matmuls(&t);
+    avx512_quant_matmuls(&t);
     avx512_attention(&t);
     t.rmsnorm = rmsnorm;
     t.rope = rope;

@@ -1,4 +1,5 @@
 #include "kernels/kernels.h"
+#include "kernels/ref/quant_ops.h"
 #include "kernels/ref/ref_ops.h"
 
 namespace qs::kernels {
@@ -9,6 +10,8 @@ const KernelTable& ref() {
     t.name = "ref";
     t.matmul_bf16 = ref_ops::matmul_bf16;
     t.matmul_bf16_lowp = ref_ops::matmul_bf16_lowp;
+    t.matmul_q8_0 = ref_ops::matmul_q8_0;
+    t.matmul_q4 = ref_ops::matmul_q4;
     t.rmsnorm = ref_ops::rmsnorm;
     t.rope = ref_ops::rope;
     t.silu_mul = ref_ops::silu_mul;

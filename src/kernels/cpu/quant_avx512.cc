@@ -1,0 +1,217 @@
+// AVX-512 VNNI quantized matmuls over the row-group interleaved layouts of
+// kernels.h: one 64-byte load of W is 4 consecutive k-elements of 16 outputs,
+// and vpdpbusd multiplies it (u8) by 4 bytes of quantized x broadcast to all
+// lanes (s8). kQ8_0 stores W + 128 so it can be the unsigned operand; the
+// -128 * sum(qx) correction is the accumulator's starting value. kQ4 nibbles
+// are unsigned already. Per block of 32 the exact int32 sums are scaled and
+// fma'd into f32 in the order kernels.h specifies, so results equal the ref
+// bitwise, and every output's arithmetic is the same whatever m, its row
+// position or the thread split (batch invariance).
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/cpu/isa_tables.h"
+#include "kernels/quant.h"
+#include "kernels/ref/quant_ops.h"
+
+namespace qs::kernels::cpu {
+namespace {
+
+using ref_ops::QuantizedX;
+
+inline int32_t load_i32(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// Same arithmetic as quant::quantize_x_row (max is exact, x * id then RNE).
+void quantize_x_simd(const float* x, size_t m, size_t k, QuantizedX* out) {
+  out->resize(m, k);
+  const size_t nb = k / 32;
+  for (size_t i = 0; i < m; ++i) {
+    const float* xi = x + i * k;
+    int8_t* q = out->q.data() + i * k;
+    for (size_t b = 0; b < nb; ++b) {
+      __m512 a = _mm512_loadu_ps(xi + b * 32), c = _mm512_loadu_ps(xi + b * 32 + 16);
+      const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(c)));
+      const float d = amax / 127.0f;
+      const float id = d != 0 ? 1.0f / d : 0.0f;
+      const __m512 vid = _mm512_set1_ps(id);
+      __m512i qa = _mm512_cvtps_epi32(_mm512_mul_ps(a, vid));
+      __m512i qc = _mm512_cvtps_epi32(_mm512_mul_ps(c, vid));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(q + b * 32), _mm512_cvtsepi32_epi8(qa));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(q + b * 32 + 16), _mm512_cvtsepi32_epi8(qc));
+      const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(qa, qc));
+      out->dx[i * nb + b] = d;
+      out->xsum[i * nb + b] = sum;
+      out->xs[i * nb + b] = d * static_cast<float>(sum);
+    }
+  }
+}
+
+inline __m512 load_f16x16(const uint8_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+// Rows of a tile: quantized x, its block scales and sums.
+struct XRows {
+  const int8_t* q;
+  const float* dx;
+  const int32_t* xsum;
+  const float* xs;
+};
+
+// MR x-rows times one row group (16 outputs) of kQ8_0 over all k.
+template <int MR>
+inline void tile_q8(const XRows* xr, const uint8_t* wg, size_t nb, __m512* out) {
+  __m512 facc[MR];
+  for (int i = 0; i < MR; ++i) facc[i] = _mm512_setzero_ps();
+  const uint8_t* sc = wg + nb * 512;
+  for (size_t b = 0; b < nb; ++b) {
+    __m512i iacc[MR];
+    for (int i = 0; i < MR; ++i) iacc[i] = _mm512_set1_epi32(-128 * xr[i].xsum[b]);
+    const uint8_t* wb = wg + b * 512;
+    _mm_prefetch(reinterpret_cast<const char*>(wb + 4096), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(wb + 4096 + 256), _MM_HINT_T0);
+    for (int s = 0; s < 8; ++s) {
+      const __m512i wv = _mm512_loadu_si512(wb + s * 64);
+      for (int i = 0; i < MR; ++i)
+        iacc[i] =
+            _mm512_dpbusd_epi32(iacc[i], wv, _mm512_set1_epi32(load_i32(xr[i].q + b * 32 + s * 4)));
+    }
+    const __m512 d = load_f16x16(sc + b * 32);
+    for (int i = 0; i < MR; ++i)
+      facc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[i]),
+                                _mm512_mul_ps(d, _mm512_set1_ps(xr[i].dx[b])), facc[i]);
+  }
+  for (int i = 0; i < MR; ++i) out[i] = facc[i];
+}
+
+// MR x-rows times one row group of kQ4 (group size `group`) over all k.
+template <int MR>
+inline void tile_q4(const XRows* xr, const uint8_t* wg, size_t nb, size_t group, __m512* out) {
+  __m512 facc[MR];
+  for (int i = 0; i < MR; ++i) facc[i] = _mm512_setzero_ps();
+  const size_t ng = nb * 32 / group;
+  const uint8_t* sc = wg + nb * 256;
+  const uint8_t* mn = sc + ng * 32;
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  for (size_t b = 0; b < nb; ++b) {
+    __m512i iacc[MR];
+    for (int i = 0; i < MR; ++i) iacc[i] = _mm512_setzero_si512();
+    const uint8_t* wb = wg + b * 256;
+    _mm_prefetch(reinterpret_cast<const char*>(wb + 2048), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(wb + 2048 + 128), _MM_HINT_T0);
+    for (int p = 0; p < 4; ++p) {
+      const __m512i v = _mm512_loadu_si512(wb + p * 64);
+      const __m512i lo = _mm512_and_si512(v, low4);
+      const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+      for (int i = 0; i < MR; ++i) {
+        const int8_t* xq = xr[i].q + b * 32 + p * 8;
+        iacc[i] = _mm512_dpbusd_epi32(iacc[i], lo, _mm512_set1_epi32(load_i32(xq)));
+        iacc[i] = _mm512_dpbusd_epi32(iacc[i], hi, _mm512_set1_epi32(load_i32(xq + 4)));
+      }
+    }
+    const size_t g = b * 32 / group;
+    const __m512 s = load_f16x16(sc + g * 32), m = load_f16x16(mn + g * 32);
+    for (int i = 0; i < MR; ++i) {
+      facc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[i]),
+                                _mm512_mul_ps(s, _mm512_set1_ps(xr[i].dx[b])), facc[i]);
+      facc[i] = _mm512_fmadd_ps(m, _mm512_set1_ps(xr[i].xs[b]), facc[i]);
+    }
+  }
+  for (int i = 0; i < MR; ++i) out[i] = facc[i];
+}
+
+// Format-specific pieces for the shared driver.
+struct Q8Fmt {
+  size_t stride;
+  template <int MR>
+  void tile(const XRows* xr, const uint8_t* wg, size_t nb, __m512* out) const {
+    tile_q8<MR>(xr, wg, nb, out);
+  }
+};
+struct Q4Fmt {
+  size_t stride;
+  size_t group;
+  template <int MR>
+  void tile(const XRows* xr, const uint8_t* wg, size_t nb, __m512* out) const {
+    tile_q4<MR>(xr, wg, nb, group, out);
+  }
+};
+
+template <int MR, typename Fmt>
+inline void run_tile(const Fmt& f, const QuantizedX& qx, size_t i0, size_t k, const uint8_t* w,
+                     size_t n, size_t g, const float* bias, float* y) {
+  const size_t nb = k / 32;
+  XRows xr[MR];
+  for (int i = 0; i < MR; ++i) {
+    const size_t r = i0 + i;
+    xr[i] = XRows{qx.q.data() + r * k, qx.dx.data() + r * nb, qx.xsum.data() + r * nb,
+                  qx.xs.data() + r * nb};
+  }
+  __m512 acc[MR];
+  f.template tile<MR>(xr, w + g * f.stride, nb, acc);
+  const size_t j0 = g * 16;
+  const __mmask16 mask =
+      n - j0 >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - j0)) - 1);
+  const __m512 bv = bias ? _mm512_maskz_loadu_ps(mask, bias + j0) : _mm512_setzero_ps();
+  for (int i = 0; i < MR; ++i) {
+    const __m512 v = bias ? _mm512_add_ps(acc[i], bv) : acc[i];
+    _mm512_mask_storeu_ps(y + (i0 + i) * n + j0, mask, v);
+  }
+}
+
+// Row groups [g0, g1) of y for all m rows: each W group (<= ~80 KB) stays in
+// L2 while the x rows stream past it.
+template <typename Fmt>
+void matmul_groups(const Fmt& f, const QuantizedX& qx, size_t m, size_t k, const uint8_t* w,
+                   size_t n, const float* bias, float* y, size_t g0, size_t g1) {
+  for (size_t g = g0; g < g1; ++g) {
+    size_t i = 0;
+    for (; i + 8 <= m; i += 8) run_tile<8>(f, qx, i, k, w, n, g, bias, y);
+    for (; i + 4 <= m; i += 4) run_tile<4>(f, qx, i, k, w, n, g, bias, y);
+    for (; i < m; ++i) run_tile<1>(f, qx, i, k, w, n, g, bias, y);
+  }
+}
+
+template <typename Fmt>
+void matmul_quant(const Fmt& f, const float* x, size_t m, size_t k, const void* w, size_t n,
+                  const float* bias, float* y, ThreadPool* pool) {
+  if (m == 0 || n == 0) return;
+  thread_local QuantizedX qx;
+  quantize_x_simd(x, m, k, &qx);
+  const uint8_t* wp = static_cast<const uint8_t*>(w);
+  const size_t groups = (n + 15) / 16;
+  if (!pool || pool->num_threads() == 1) {
+    matmul_groups(f, qx, m, k, wp, n, bias, y, 0, groups);
+    return;
+  }
+  // (qx is thread_local: hand the workers this thread's copy explicitly.)
+  const QuantizedX* q = &qx;
+  pool->parallel_for(groups, 1, [&, q](size_t g0, size_t g1) {
+    matmul_groups(f, *q, m, k, wp, n, bias, y, g0, g1);
+  });
+}
+
+void matmul_q8_0(const float* x, size_t m, size_t k, const void* w, size_t n, const float* bias,
+                 float* y, ThreadPool* pool) {
+  matmul_quant(Q8Fmt{quant::q8_0_bytes(16, k)}, x, m, k, w, n, bias, y, pool);
+}
+
+void matmul_q4(const float* x, size_t m, size_t k, const void* w, size_t n, size_t group,
+               const float* bias, float* y, ThreadPool* pool) {
+  matmul_quant(Q4Fmt{quant::q4_bytes(16, k, group), group}, x, m, k, w, n, bias, y, pool);
+}
+
+}  // namespace
+
+void avx512_quant_matmuls(KernelTable* t) {
+  t->matmul_q8_0 = matmul_q8_0;
+  t->matmul_q4 = matmul_q4;
+}
+
+}  // namespace qs::kernels::cpu

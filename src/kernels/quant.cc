@@ -1,0 +1,344 @@
+#include "kernels/quant.h"
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+
+namespace qs::kernels::quant {
+
+// ---- GGUF blocks (ggml's reference algorithms) ----
+
+void quantize_row_q8_0(const float* x, size_t k, BlockQ8_0* out) {
+  for (size_t b = 0; b < k / kBlock; ++b, x += kBlock) {
+    float amax = 0;
+    for (size_t j = 0; j < kBlock; ++j) amax = std::max(amax, std::fabs(x[j]));
+    const float d = amax / 127.0f;
+    const float id = d != 0 ? 1.0f / d : 0.0f;
+    out[b].d = f32_to_f16(d);
+    for (size_t j = 0; j < kBlock; ++j) out[b].qs[j] = static_cast<int8_t>(std::lround(x[j] * id));
+  }
+}
+
+void quantize_row_q4_0(const float* x, size_t k, BlockQ4_0* out) {
+  for (size_t b = 0; b < k / kBlock; ++b, x += kBlock) {
+    float amax = 0, max = 0;
+    for (size_t j = 0; j < kBlock; ++j)
+      if (amax < std::fabs(x[j])) {
+        amax = std::fabs(x[j]);
+        max = x[j];
+      }
+    const float d = max / -8.0f;
+    const float id = d != 0 ? 1.0f / d : 0.0f;
+    out[b].d = f32_to_f16(d);
+    for (size_t j = 0; j < 16; ++j) {
+      int q0 = std::min(15, static_cast<int>(static_cast<int8_t>(x[j] * id + 8.5f)));
+      int q1 = std::min(15, static_cast<int>(static_cast<int8_t>(x[j + 16] * id + 8.5f)));
+      out[b].qs[j] = static_cast<uint8_t>(q0 | (q1 << 4));
+    }
+  }
+}
+
+void quantize_row_q4_1(const float* x, size_t k, BlockQ4_1* out) {
+  for (size_t b = 0; b < k / kBlock; ++b, x += kBlock) {
+    float mn = FLT_MAX, mx = -FLT_MAX;
+    for (size_t j = 0; j < kBlock; ++j) {
+      mn = std::min(mn, x[j]);
+      mx = std::max(mx, x[j]);
+    }
+    const float d = (mx - mn) / 15.0f;
+    const float id = d != 0 ? 1.0f / d : 0.0f;
+    out[b].d = f32_to_f16(d);
+    out[b].m = f32_to_f16(mn);
+    for (size_t j = 0; j < 16; ++j) {
+      int q0 = std::min(15, static_cast<int>(static_cast<int8_t>((x[j] - mn) * id + 0.5f)));
+      int q1 = std::min(15, static_cast<int>(static_cast<int8_t>((x[j + 16] - mn) * id + 0.5f)));
+      out[b].qs[j] = static_cast<uint8_t>(q0 | (q1 << 4));
+    }
+  }
+}
+
+void dequantize_row_q8_0(const BlockQ8_0* b, size_t k, float* y) {
+  for (size_t i = 0; i < k / kBlock; ++i) {
+    const float d = f16_to_f32(b[i].d);
+    for (size_t j = 0; j < kBlock; ++j) *y++ = d * b[i].qs[j];
+  }
+}
+
+void dequantize_row_q4_0(const BlockQ4_0* b, size_t k, float* y) {
+  for (size_t i = 0; i < k / kBlock; ++i, y += kBlock) {
+    const float d = f16_to_f32(b[i].d);
+    for (size_t j = 0; j < 16; ++j) {
+      y[j] = d * ((b[i].qs[j] & 0xF) - 8);
+      y[j + 16] = d * ((b[i].qs[j] >> 4) - 8);
+    }
+  }
+}
+
+void dequantize_row_q4_1(const BlockQ4_1* b, size_t k, float* y) {
+  for (size_t i = 0; i < k / kBlock; ++i, y += kBlock) {
+    const float d = f16_to_f32(b[i].d), m = f16_to_f32(b[i].m);
+    for (size_t j = 0; j < 16; ++j) {
+      y[j] = d * (b[i].qs[j] & 0xF) + m;
+      y[j + 16] = d * (b[i].qs[j] >> 4) + m;
+    }
+  }
+}
+
+namespace {
+void scale_min_k4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
+  if (j < 4) {
+    *d = q[j] & 63;
+    *m = q[j + 4] & 63;
+  } else {
+    *d = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+    *m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+  }
+}
+}  // namespace
+
+void dequantize_row_q4_k(const BlockQ4_K* b, size_t k, float* y) {
+  for (size_t i = 0; i < k / kQK_K; ++i) {
+    const uint8_t* q = b[i].qs;
+    const float d = f16_to_f32(b[i].d), dmin = f16_to_f32(b[i].dmin);
+    int is = 0;
+    for (size_t j = 0; j < kQK_K; j += 64, q += 32, is += 2) {
+      uint8_t sc, m;
+      scale_min_k4(is, b[i].scales, &sc, &m);
+      const float d1 = d * sc, m1 = dmin * m;
+      scale_min_k4(is + 1, b[i].scales, &sc, &m);
+      const float d2 = d * sc, m2 = dmin * m;
+      for (int l = 0; l < 32; ++l) *y++ = d1 * (q[l] & 0xF) - m1;
+      for (int l = 0; l < 32; ++l) *y++ = d2 * (q[l] >> 4) - m2;
+    }
+  }
+}
+
+void dequantize_row_q6_k(const BlockQ6_K* b, size_t k, float* y) {
+  for (size_t i = 0; i < k / kQK_K; ++i) {
+    const float d = f16_to_f32(b[i].d);
+    const uint8_t* ql = b[i].ql;
+    const uint8_t* qh = b[i].qh;
+    const int8_t* sc = b[i].scales;
+    for (size_t n = 0; n < kQK_K; n += 128, y += 128, ql += 64, qh += 32, sc += 8) {
+      for (int l = 0; l < 32; ++l) {
+        const int is = l / 16;
+        const int q1 = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+        const int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+        const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+        const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+        y[l] = d * sc[is] * q1;
+        y[l + 32] = d * sc[is + 2] * q2;
+        y[l + 64] = d * sc[is + 4] * q3;
+        y[l + 96] = d * sc[is + 6] * q4;
+      }
+    }
+  }
+}
+
+void quantize_row_q4(const float* x, size_t k, size_t group, uint8_t* q, uint16_t* s, uint16_t* m) {
+  for (size_t g = 0; g < k / group; ++g, x += group, q += group) {
+    float mn = FLT_MAX, mx = -FLT_MAX;
+    for (size_t j = 0; j < group; ++j) {
+      mn = std::min(mn, x[j]);
+      mx = std::max(mx, x[j]);
+    }
+    const float d = (mx - mn) / 15.0f;
+    const float id = d != 0 ? 1.0f / d : 0.0f;
+    s[g] = f32_to_f16(d);
+    m[g] = f32_to_f16(mn);
+    for (size_t j = 0; j < group; ++j)
+      q[j] = static_cast<uint8_t>(
+          std::min(15, static_cast<int>(static_cast<int8_t>((x[j] - mn) * id + 0.5f))));
+  }
+}
+
+// ---- packed layouts ----
+
+namespace {
+size_t groups_of(size_t n) { return (n + kRowGroup - 1) / kRowGroup; }
+size_t q8_group_stride(size_t k) { return k / kBlock * 544; }
+size_t q4_group_stride(size_t k, size_t group) { return k / kBlock * 256 + k / group * 64; }
+
+void for_groups(size_t groups, ThreadPool* pool, const std::function<void(size_t, size_t)>& fn) {
+  if (pool && pool->num_threads() > 1) {
+    pool->parallel_for(groups, 1, fn);
+  } else {
+    fn(0, groups);
+  }
+}
+}  // namespace
+
+size_t q8_0_bytes(size_t n, size_t k) { return groups_of(n) * q8_group_stride(k); }
+size_t q4_bytes(size_t n, size_t k, size_t group) {
+  return group == 0 ? 0 : groups_of(n) * q4_group_stride(k, group);
+}
+
+Status check_q8_0_shape(size_t n, size_t k) {
+  if (n == 0 || k == 0) return Status::Error("q8_0: empty matrix");
+  if (k % kBlock != 0)
+    return Status::Error("q8_0: input dimension " + std::to_string(k) +
+                         " is not a multiple of the block size 32");
+  return Status::Ok();
+}
+
+Status check_q4_shape(size_t n, size_t k, size_t group) {
+  if (n == 0 || k == 0) return Status::Error("q4: empty matrix");
+  if (group == 0 || group % kBlock != 0)
+    return Status::Error("q4: group size " + std::to_string(group) +
+                         " is not a positive multiple of 32");
+  if (k % group != 0)
+    return Status::Error("q4: group size " + std::to_string(group) +
+                         " does not divide the input dimension " + std::to_string(k));
+  return Status::Ok();
+}
+
+void pack_q8_0(size_t n, size_t k, const Q8RowFn& row, uint8_t* out, ThreadPool* pool) {
+  const size_t nb = k / kBlock, stride = q8_group_stride(k);
+  for_groups(groups_of(n), pool, [&](size_t g0, size_t g1) {
+    std::vector<BlockQ8_0> blocks(nb);
+    for (size_t g = g0; g < g1; ++g) {
+      uint8_t* base = out + g * stride;
+      for (size_t r = 0; r < kRowGroup; ++r) {
+        const size_t j = g * kRowGroup + r;
+        if (j < n) {
+          row(j, blocks.data());
+        } else {
+          std::memset(blocks.data(), 0, nb * sizeof(BlockQ8_0));
+        }
+        for (size_t b = 0; b < nb; ++b) {
+          for (size_t t = 0; t < kBlock; ++t)
+            base[b * 512 + (t / 4) * 64 + r * 4 + t % 4] =
+                static_cast<uint8_t>(blocks[b].qs[t] + 128);
+          std::memcpy(base + nb * 512 + b * 32 + r * 2, &blocks[b].d, 2);
+        }
+      }
+    }
+  });
+}
+
+void pack_q4(size_t n, size_t k, size_t group, const Q4RowFn& row, uint8_t* out, ThreadPool* pool) {
+  const size_t nb = k / kBlock, ng = k / group, stride = q4_group_stride(k, group);
+  for_groups(groups_of(n), pool, [&](size_t g0, size_t g1) {
+    std::vector<uint8_t> q(k);
+    std::vector<uint16_t> s(ng), m(ng);
+    for (size_t g = g0; g < g1; ++g) {
+      uint8_t* base = out + g * stride;
+      for (size_t r = 0; r < kRowGroup; ++r) {
+        const size_t j = g * kRowGroup + r;
+        if (j < n) {
+          row(j, q.data(), s.data(), m.data());
+        } else {
+          std::fill(q.begin(), q.end(), 0);
+          std::fill(s.begin(), s.end(), 0);
+          std::fill(m.begin(), m.end(), 0);
+        }
+        for (size_t b = 0; b < nb; ++b)
+          for (size_t p = 0; p < 4; ++p)
+            for (size_t e = 0; e < 4; ++e) {
+              const uint8_t lo = q[b * 32 + 8 * p + e] & 0xF, hi = q[b * 32 + 8 * p + 4 + e] & 0xF;
+              base[b * 256 + p * 64 + r * 4 + e] = static_cast<uint8_t>(lo | (hi << 4));
+            }
+        for (size_t i = 0; i < ng; ++i) {
+          std::memcpy(base + nb * 256 + i * 32 + r * 2, &s[i], 2);
+          std::memcpy(base + nb * 256 + ng * 32 + i * 32 + r * 2, &m[i], 2);
+        }
+      }
+    }
+  });
+}
+
+void unpack_row_q8_0(const void* w, size_t k, size_t row, BlockQ8_0* out) {
+  const size_t nb = k / kBlock, r = row % kRowGroup;
+  const uint8_t* base = static_cast<const uint8_t*>(w) + row / kRowGroup * q8_group_stride(k);
+  for (size_t b = 0; b < nb; ++b) {
+    for (size_t t = 0; t < kBlock; ++t)
+      out[b].qs[t] = static_cast<int8_t>(base[b * 512 + (t / 4) * 64 + r * 4 + t % 4] - 128);
+    std::memcpy(&out[b].d, base + nb * 512 + b * 32 + r * 2, 2);
+  }
+}
+
+void unpack_row_q4(const void* w, size_t k, size_t group, size_t row, uint8_t* q, uint16_t* s,
+                   uint16_t* m) {
+  const size_t nb = k / kBlock, ng = k / group, r = row % kRowGroup;
+  const uint8_t* base =
+      static_cast<const uint8_t*>(w) + row / kRowGroup * q4_group_stride(k, group);
+  for (size_t b = 0; b < nb; ++b)
+    for (size_t p = 0; p < 4; ++p)
+      for (size_t e = 0; e < 4; ++e) {
+        const uint8_t v = base[b * 256 + p * 64 + r * 4 + e];
+        q[b * 32 + 8 * p + e] = v & 0xF;
+        q[b * 32 + 8 * p + 4 + e] = v >> 4;
+      }
+  for (size_t i = 0; i < ng; ++i) {
+    std::memcpy(&s[i], base + nb * 256 + i * 32 + r * 2, 2);
+    std::memcpy(&m[i], base + nb * 256 + ng * 32 + i * 32 + r * 2, 2);
+  }
+}
+
+void dequant_row(const WeightMatrix& w, size_t row, float* out) {
+  const size_t k = static_cast<size_t>(w.cols);
+  switch (w.format) {
+    case WeightFormat::kBF16: {
+      const uint16_t* p = static_cast<const uint16_t*>(w.data) + row * k;
+      for (size_t t = 0; t < k; ++t) out[t] = bf16_to_f32(p[t]);
+      return;
+    }
+    case WeightFormat::kQ8_0: {
+      std::vector<BlockQ8_0> b(k / kBlock);
+      unpack_row_q8_0(w.data, k, row, b.data());
+      dequantize_row_q8_0(b.data(), k, out);
+      return;
+    }
+    case WeightFormat::kQ4: {
+      const size_t g = static_cast<size_t>(w.group);
+      std::vector<uint8_t> q(k);
+      std::vector<uint16_t> s(k / g), m(k / g);
+      unpack_row_q4(w.data, k, g, row, q.data(), s.data(), m.data());
+      for (size_t t = 0; t < k; ++t) {
+        const float sc = f16_to_f32(s[t / g]), mn = f16_to_f32(m[t / g]);
+        out[t] = sc * static_cast<float>(q[t]) + mn;
+      }
+      return;
+    }
+  }
+}
+
+void quantize_x_row(const float* x, size_t k, int8_t* qx, float* dx, int32_t* xsum, float* xs) {
+  for (size_t b = 0; b < k / kBlock; ++b) {
+    const float* xb = x + b * kBlock;
+    float amax = 0;
+    for (size_t j = 0; j < kBlock; ++j) amax = std::max(amax, std::fabs(xb[j]));
+    const float d = amax / 127.0f;
+    const float id = d != 0 ? 1.0f / d : 0.0f;
+    int32_t sum = 0;
+    for (size_t j = 0; j < kBlock; ++j) {
+      const int q = static_cast<int>(std::nearbyint(xb[j] * id));
+      qx[b * kBlock + j] = static_cast<int8_t>(q);
+      sum += q;
+    }
+    dx[b] = d;
+    xsum[b] = sum;
+    xs[b] = d * static_cast<float>(sum);
+  }
+}
+
+}  // namespace qs::kernels::quant
+
+namespace qs::kernels {
+const char* weight_format_name(WeightFormat f) {
+  switch (f) {
+    case WeightFormat::kBF16:
+      return "bf16";
+    case WeightFormat::kQ8_0:
+      return "q8_0";
+    case WeightFormat::kQ4:
+      return "q4";
+  }
+  return "?";
+}
+}  // namespace qs::kernels

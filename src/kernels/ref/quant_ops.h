@@ -1,0 +1,28 @@
+// Scalar reference quantized matmuls (KernelTable::matmul_q8_0 / matmul_q4)
+// and the quantized-activation buffers the SIMD versions share.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/aligned_buffer.h"
+#include "kernels/kernels.h"
+
+namespace qs::kernels::ref_ops {
+
+// x [m][k] quantized per row and block of 32 (see kernels.h).
+struct QuantizedX {
+  AlignedVec<int8_t> q;      // [m][k]
+  AlignedVec<float> dx;      // [m][k/32]
+  AlignedVec<int32_t> xsum;  // [m][k/32]
+  AlignedVec<float> xs;      // [m][k/32] dx * float(xsum)
+  void resize(size_t m, size_t k);
+};
+void quantize_x(const float* x, size_t m, size_t k, QuantizedX* out);
+
+void matmul_q8_0(const float* x, size_t m, size_t k, const void* w, size_t n, const float* bias,
+                 float* y, ThreadPool* pool);
+void matmul_q4(const float* x, size_t m, size_t k, const void* w, size_t n, size_t group,
+               const float* bias, float* y, ThreadPool* pool);
+
+}  // namespace qs::kernels::ref_ops
