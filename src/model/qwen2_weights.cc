@@ -1,8 +1,11 @@
 #include "model/qwen2_weights.h"
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "core/dtype.h"
+#include "formats/gptq_awq.h"
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
 #include "formats/tensor_check.h"
@@ -49,8 +52,8 @@ constexpr std::initializer_list<DType> kFloatTypes = {DType::BF16, DType::F16, D
 
 class Binder {
  public:
-  Binder(const TensorStore& store, std::string dir, Qwen2Weights* w)
-      : store_(store), dir_(std::move(dir)), w_(w) {}
+  Binder(const TensorStore& store, std::string dir, Qwen2Weights* w, const QuantConfig* quant)
+      : store_(store), dir_(std::move(dir)), w_(w), quant_(quant) {}
 
   // A missing tensor has no file to name: say which directory lacks it.
   Status check(const TensorView* t, const std::string& name, std::initializer_list<int64_t> shape) {
@@ -59,10 +62,25 @@ class Binder {
   }
   Result<kernels::WeightMatrix> matrix(const std::string& name, int64_t rows, int64_t cols) {
     const TensorView* t = store_.find(name);
-    QS_RETURN_IF_ERROR(check(t, name, {rows, cols}));
+    const std::string base = name.substr(0, name.size() - 7);  // without ".weight"
+    const uint16_t* data = nullptr;
+    if (quant_ != nullptr && store_.find(base + ".qweight") != nullptr) {
+      // GPTQ/AWQ layer: dequantized exactly to F32, then rounded to BF16 (for now the
+      // only kernel format that represents (q - z) * f16 scale closely).
+      QS_ASSIGN_OR_RETURN(auto ql, find_quantized_linear(store_, base, rows, cols, *quant_, dir_));
+      std::vector<float> f(static_cast<size_t>(rows * cols));
+      dequantize(unpack_linear(ql, *quant_), f.data());
+      auto buf = aligned_alloc_array<uint16_t>(f.size());
+      for (size_t i = 0; i < f.size(); ++i) buf[i] = f32_to_bf16(f[i]);
+      w_->owned_bf16.push_back(std::move(buf));
+      data = w_->owned_bf16.back().get();
+    } else {
+      QS_RETURN_IF_ERROR(check(t, name, {rows, cols}));
+      data = to_bf16(*t, w_);
+    }
     kernels::WeightMatrix m;
     m.format = kernels::WeightFormat::kBF16;
-    m.data = to_bf16(*t, w_);
+    m.data = data;
     m.rows = rows;
     m.cols = cols;
     m.bytes = static_cast<size_t>(rows * cols) * 2;
@@ -79,6 +97,7 @@ class Binder {
   const TensorStore& store_;
   std::string dir_;
   Qwen2Weights* w_;
+  const QuantConfig* quant_;  // GPTQ/AWQ checkpoint, or nullptr
 };
 
 }  // namespace
@@ -87,7 +106,11 @@ Result<std::unique_ptr<Qwen2Weights>> bind_qwen2_weights(const TensorStore& stor
                                                          const Qwen2Config& c,
                                                          const std::string& dir) {
   auto w = std::make_unique<Qwen2Weights>();
-  Binder b(store, dir, w.get());
+  std::optional<QuantConfig> quant;
+  if (!c.quantization_config.empty()) {
+    QS_ASSIGN_OR_RETURN(quant, parse_quant_config(c.quantization_config, dir + "/config.json"));
+  }
+  Binder b(store, dir, w.get(), quant ? &*quant : nullptr);
   const int64_t H = c.hidden_size, I = c.intermediate_size, V = c.vocab_size;
   const int64_t qd = static_cast<int64_t>(c.num_attention_heads) * c.head_dim;
   const int64_t kvd = static_cast<int64_t>(c.num_key_value_heads) * c.head_dim;
