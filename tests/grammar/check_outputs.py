@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""Validates constrained_gen's JSONL: every output must be exactly one JSON
+value (nothing after it), valid against its schema (jsonschema, with format
+checks), and the generation must have ended with eos. Usage:
+check_outputs.py SCHEMA_DIR OUT.jsonl"""
+import json
+import pathlib
+import sys
+
+import jsonschema
+
+
+def main() -> int:
+    schema_dir = pathlib.Path(sys.argv[1])
+    lines = pathlib.Path(sys.argv[2]).read_text(encoding="utf-8").splitlines()
+    bad = 0
+    per_schema = {}
+    for line in lines:
+        rec = json.loads(line)
+        schema = json.loads((schema_dir / rec["schema"]).read_text(encoding="utf-8"))
+        name = f'{rec["schema"]} seed={rec["seed"]} T={rec["temperature"]}'
+        per_schema[rec["schema"]] = per_schema.get(rec["schema"], 0) + 1
+        problem = None
+        if rec.get("error"):
+            problem = "generation error: " + rec["error"]
+        elif not rec["terminated"]:
+            problem = f'did not end with eos within {rec["tokens"]} tokens'
+        else:
+            try:
+                value = json.loads(rec["output"])  # strict: no trailing text
+            except json.JSONDecodeError as e:
+                problem = f"not JSON: {e}"
+            else:
+                if rec["output"] != rec["output"].rstrip() or rec["output"] != rec["output"].lstrip():
+                    problem = "whitespace around the value"
+                else:
+                    try:
+                        cls = jsonschema.validators.validator_for(schema)
+                        cls(schema, format_checker=cls.FORMAT_CHECKER).validate(value)
+                    except jsonschema.ValidationError as e:
+                        problem = f"invalid: {e.message}"
+        if problem:
+            bad += 1
+            print(f"FAIL {name}: {problem}\n  output: {rec['output'][:300]!r}")
+    schemas = len(list(schema_dir.glob("*.json")))
+    print(f"check_outputs: {len(lines)} outputs, {len(per_schema)}/{schemas} schemas, {bad} failing")
+    if len(per_schema) != schemas:
+        print("FAIL: some schemas produced no output")
+        return 1
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
