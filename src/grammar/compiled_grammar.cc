@@ -1,6 +1,8 @@
 #include "grammar/compiled_grammar.h"
 
 #include <algorithm>
+#include <climits>
+#include <queue>
 
 namespace qs::grammar {
 
@@ -10,6 +12,7 @@ int32_t StackArena::node(uint32_t pos, int32_t parent) {
   if (it != node_index_.end()) return it->second;
   int32_t id = static_cast<int32_t>(nodes_.size());
   nodes_.emplace_back(pos, parent);
+  node_min_.push_back(g_.rest_min[pos] + (parent < 0 ? 0 : node_min_[parent]));
   node_index_.emplace(key, id);
   return id;
 }
@@ -81,6 +84,89 @@ int32_t StackArena::step(int32_t state, uint8_t byte) {
   return next;
 }
 
+int32_t StackArena::min_completion(int32_t state) const {
+  int32_t best = INT32_MAX;
+  for (int32_t s : states_[state]) best = std::min(best, min_completion_of_stack(s));
+  return best;
+}
+
+static void emit_shortest(const FlatGrammar& g, uint32_t pos, std::string* out) {
+  for (; g.elems[pos].kind != FlatElem::kEnd; ++pos) {
+    const FlatElem& e = g.elems[pos];
+    if (e.kind == FlatElem::kBytes) {
+      const ByteSet& set = g.sets[e.id];
+      int b = 0;
+      while (!set.has(static_cast<uint8_t>(b))) ++b;
+      out->push_back(static_cast<char>(b));
+    } else {
+      emit_shortest(g, g.min_alt[e.id], out);
+    }
+  }
+}
+
+std::string StackArena::shortest_completion(int32_t stack) const {
+  std::string out;
+  for (int32_t s = stack; s >= 0; s = nodes_[s].second) emit_shortest(g_, nodes_[s].first, &out);
+  return out;
+}
+
+// Shortest derivations in the order of Knuth's generalisation of Dijkstra:
+// a rule's length is fixed only from rules fixed before it, so following
+// min_alt never loops.
+static void shortest_derivations(FlatGrammar* g) {
+  const size_t n = g->alts.size();
+  constexpr int32_t kInf = INT32_MAX / 4;
+  g->min_len.assign(n, kInf);
+  g->min_alt.assign(n, 0);
+  // Alternatives: owner rule, start, bytes so far, rule references not fixed yet.
+  struct Alt {
+    uint32_t rule, start;
+    int64_t len = 0;
+    int32_t pending = 0;
+  };
+  std::vector<Alt> alts;
+  std::vector<std::vector<uint32_t>> uses(n);  // [rule] alternatives referencing it
+  using Item = std::pair<int64_t, uint32_t>;   // (length, alternative)
+  std::priority_queue<Item, std::vector<Item>, std::greater<Item>> heap;
+  for (uint32_t r = 0; r < n; ++r)
+    for (uint32_t start : g->alts[r]) {
+      Alt a{r, start};
+      uint32_t id = static_cast<uint32_t>(alts.size());
+      for (uint32_t p = start; g->elems[p].kind != FlatElem::kEnd; ++p) {
+        if (g->elems[p].kind == FlatElem::kBytes) {
+          ++a.len;
+        } else {
+          ++a.pending;
+          uses[g->elems[p].id].push_back(id);
+        }
+      }
+      alts.push_back(a);
+      if (a.pending == 0) heap.emplace(a.len, id);
+    }
+  std::vector<char> fixed(n, 0);
+  while (!heap.empty()) {
+    auto [len, id] = heap.top();
+    heap.pop();
+    const Alt& a = alts[id];
+    if (fixed[a.rule]) continue;
+    fixed[a.rule] = 1;
+    g->min_len[a.rule] = static_cast<int32_t>(std::min<int64_t>(len, kInf));
+    g->min_alt[a.rule] = a.start;
+    for (uint32_t j : uses[a.rule]) {
+      alts[j].len += len;
+      if (--alts[j].pending == 0) heap.emplace(alts[j].len, j);
+    }
+  }
+  g->rest_min.assign(g->elems.size(), 0);
+  for (size_t p = g->elems.size(); p-- > 0;) {
+    const FlatElem& e = g->elems[p];
+    if (e.kind == FlatElem::kEnd) continue;
+    int32_t after = g->elems[p + 1].kind == FlatElem::kEnd ? 0 : g->rest_min[p + 1];
+    int32_t self = e.kind == FlatElem::kBytes ? 1 : std::min(g->min_len[e.id], kInf);
+    g->rest_min[p] = std::min(after + self, kInf);
+  }
+}
+
 CompiledGrammar::CompiledGrammar(std::shared_ptr<const Vocabulary> vocab, Grammar grammar)
     : vocab_(std::move(vocab)), grammar_(std::move(grammar)) {
   flat_.sets = grammar_.sets;
@@ -95,6 +181,7 @@ CompiledGrammar::CompiledGrammar(std::shared_ptr<const Vocabulary> vocab, Gramma
       flat_.elems.push_back(FlatElem{FlatElem::kEnd, 0});
     }
   masks_.resize(flat_.elems.size());
+  shortest_derivations(&flat_);
 }
 
 const PositionMask& CompiledGrammar::position_mask(uint32_t pos) const {

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -45,6 +46,11 @@ struct FlatGrammar {
   std::vector<std::vector<uint32_t>> alts;  // [rule] -> start positions
   std::vector<ByteSet> sets;
   uint32_t root = 0;
+  // Shortest completions: min_len[rule] bytes via alternative min_alt[rule];
+  // rest_min[pos] = bytes from pos to the end of its alternative.
+  std::vector<int32_t> min_len;
+  std::vector<uint32_t> min_alt;  // start position of the shortest alternative
+  std::vector<int32_t> rest_min;
 };
 
 // Stacks, states and transitions of one user (a matcher, or a grammar's
@@ -67,6 +73,11 @@ class StackArena {
   const std::vector<int32_t>& stacks(int32_t state) const { return states_[state]; }
   bool complete(int32_t state) const { return !states_[state].empty() && states_[state][0] == -1; }
   uint32_t top(int32_t stack) const { return nodes_[stack].first; }
+  // Fewest bytes that complete the value from a stack / a state (0 = complete).
+  int32_t min_completion_of_stack(int32_t stack) const { return stack < 0 ? 0 : node_min_[stack]; }
+  int32_t min_completion(int32_t state) const;
+  // The bytes of one shortest completion from `stack`.
+  std::string shortest_completion(int32_t stack) const;
 
  private:
   int32_t node(uint32_t pos, int32_t parent);
@@ -76,6 +87,7 @@ class StackArena {
 
   const FlatGrammar& g_;
   std::vector<std::pair<uint32_t, int32_t>> nodes_;  // [node] (position, parent node)
+  std::vector<int32_t> node_min_;                    // [node] min completion bytes
   std::unordered_map<uint64_t, int32_t> node_index_;
   std::vector<std::vector<int32_t>> states_;  // [state] sorted stack ids
   std::unordered_map<std::vector<int32_t>, int32_t, VecHash> state_index_;

@@ -47,7 +47,35 @@ const std::vector<uint64_t>& Matcher::mask_of(int32_t state) {
   return cache_.emplace(state, std::move(bits)).first->second;
 }
 
-void Matcher::fill_bitmask(uint64_t* words) {
+int32_t Matcher::min_completion_bytes() const {
+  if (free_) return 0;
+  return arena_.min_completion(state_);
+}
+
+const std::vector<uint64_t>* Matcher::budget_mask(int32_t remaining_tokens) {
+  if (remaining_tokens < 0 || free_) return nullptr;
+  const int32_t need = arena_.min_completion(state_);
+  if (need + kBudgetSlack < remaining_tokens) return nullptr;
+  const Vocabulary& v = g_->vocab();
+  tight_.assign(g_->words(), 0);
+  if (need == 0) {
+    for (int32_t e : v.eos_ids()) set_bit(tight_, e);
+    return &tight_;
+  }
+  // Follow the stack with the shortest completion; allow its prefixes.
+  int32_t best = -1;
+  for (int32_t s : arena_.stacks(state_))
+    if (best < 0 || arena_.min_completion_of_stack(s) < arena_.min_completion_of_stack(best))
+      best = s;
+  std::string path = arena_.shortest_completion(best);
+  for (size_t k = 1; k <= path.size() && k <= 64; ++k) {
+    int32_t t = v.find(std::string_view(path).substr(0, k));
+    if (t >= 0) set_bit(tight_, t);
+  }
+  return &tight_;
+}
+
+void Matcher::fill_bitmask(uint64_t* words, int32_t remaining_tokens) {
   const size_t n = g_->words();
   if (terminated_) {
     std::memset(words, 0, n * sizeof(uint64_t));
@@ -59,11 +87,12 @@ void Matcher::fill_bitmask(uint64_t* words) {
     if (size & 63) words[n - 1] = (uint64_t{1} << (size & 63)) - 1;
     return;
   }
-  const std::vector<uint64_t>& bits = mask_of(state_);
+  const std::vector<uint64_t>* tight = budget_mask(remaining_tokens);
+  const std::vector<uint64_t>& bits = tight ? *tight : mask_of(state_);
   std::memcpy(words, bits.data(), n * sizeof(uint64_t));
 }
 
-void Matcher::fill_mask(uint8_t* allowed) {
+void Matcher::fill_mask(uint8_t* allowed, int32_t remaining_tokens) {
   const int32_t size = g_->vocab().size();
   if (terminated_) {
     std::memset(allowed, 0, size);
@@ -81,7 +110,8 @@ void Matcher::fill_mask(uint8_t* allowed) {
         if (b >> k & 1) t[b] |= uint64_t{1} << (8 * k);
     return t;
   }();
-  const std::vector<uint64_t>& bits = mask_of(state_);
+  const std::vector<uint64_t>* tight = budget_mask(remaining_tokens);
+  const std::vector<uint64_t>& bits = tight ? *tight : mask_of(state_);
   const int32_t full = size / 64;
   for (int32_t w = 0; w < full; ++w) {
     uint64_t x = bits[w];

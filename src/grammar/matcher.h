@@ -28,9 +28,17 @@ class Matcher {
   explicit Matcher(std::shared_ptr<const CompiledGrammar> grammar);
 
   // allowed: [vocab.size()], written 1 = allowed, 0 = not.
-  void fill_mask(uint8_t* allowed);
+  // remaining_tokens (>= 0: how many more tokens the request may generate,
+  // eos included): once the shortest completion of the value needs about that
+  // many bytes (within kBudgetSlack), only tokens that are prefixes of that
+  // shortest completion are allowed, so the value closes before the limit
+  // (each token is at least one byte). -1 = no limit.
+  void fill_mask(uint8_t* allowed, int32_t remaining_tokens = -1);
   // The same as a bitset: [ceil(vocab/64)] words, bit t = token t allowed.
-  void fill_bitmask(uint64_t* words);
+  void fill_bitmask(uint64_t* words, int32_t remaining_tokens = -1);
+  static constexpr int32_t kBudgetSlack = 48;
+  // Bytes still needed, at least, to complete the value (0 = complete).
+  int32_t min_completion_bytes() const;
   // Advances by one token; false (and no change) if the grammar does not allow it.
   bool accept(int32_t token);
   // Advances by raw bytes (tests); false (and no change) if not allowed.
@@ -48,6 +56,9 @@ class Matcher {
 
  private:
   const std::vector<uint64_t>& mask_of(int32_t state);
+  // The mask under a token budget; nullptr when the budget does not bind.
+  const std::vector<uint64_t>* budget_mask(int32_t remaining_tokens);
+  std::vector<uint64_t> tight_;
 
   std::shared_ptr<const CompiledGrammar> g_;
   StackArena arena_;

@@ -8,7 +8,15 @@ bool Vocabulary::is_eos(int32_t id) const {
   return std::find(eos_.begin(), eos_.end(), id) != eos_.end();
 }
 
+int32_t Vocabulary::find(std::string_view bytes) const {
+  auto it = by_bytes_.find(bytes);
+  return it == by_bytes_.end() ? -1 : it->second;
+}
+
 void Vocabulary::index() {
+  by_bytes_.clear();
+  for (int32_t i = 0; i < size(); ++i)
+    if (usable_[i] && !bytes_[i].empty()) by_bytes_.emplace(bytes_[i], i);
   sorted_.clear();
   for (int32_t i = 0; i < size(); ++i)
     if (usable_[i] && !bytes_[i].empty()) sorted_.push_back(i);

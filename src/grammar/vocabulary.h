@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/status.h"
@@ -34,6 +36,8 @@ class Vocabulary {
   // length of sorted[i] and sorted[i-1] (lcp[0] = 0).
   const std::vector<int32_t>& sorted() const { return sorted_; }
   const std::vector<uint16_t>& lcp() const { return lcp_; }
+  // The usable token whose bytes are exactly `bytes` (lowest id), or -1.
+  int32_t find(std::string_view bytes) const;
   // <tool_call> and </tool_call> ids, -1 when absent.
   int32_t tool_call_open() const { return tool_open_; }
   int32_t tool_call_close() const { return tool_close_; }
@@ -46,6 +50,7 @@ class Vocabulary {
   std::vector<int32_t> eos_;
   std::vector<int32_t> sorted_;
   std::vector<uint16_t> lcp_;
+  std::unordered_map<std::string_view, int32_t> by_bytes_;  // views into bytes_
   int32_t tool_open_ = -1, tool_close_ = -1;
 };
 

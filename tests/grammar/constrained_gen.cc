@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
         if (!s.ok()) return fail(s.message());
         pos += ids.size();
         auto t0 = std::chrono::steady_clock::now();
-        m.fill_mask(mask.data());
+        m.fill_mask(mask.data(), max_tokens - static_cast<int32_t>(out_ids.size()));
         mask_us += std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0)
                        .count();
         ++masks;

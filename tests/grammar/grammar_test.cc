@@ -309,6 +309,47 @@ TEST(GrammarTest, ToolCallModes) {
   EXPECT_TRUE(text.accept(vocab->eos_ids()[0]));
 }
 
+TEST(GrammarTest, TokenBudgetForcesTheShortestCompletion) {
+  auto vocab = byte_vocab();
+  auto g = compile_json_schema(json::parse(R"({"type":"object","properties":{
+      "s":{"type":"string"},"n":{"type":"array","items":{"type":"integer"},"minItems":2}},
+      "required":["s","n"]})"),
+                               vocab)
+               .value();
+  Matcher m(g);
+  EXPECT_EQ(m.min_completion_bytes(),
+            static_cast<int32_t>(std::string(R"({"n":[0,0],"s":""})").size()));
+  ASSERT_TRUE(m.accept_bytes(R"({"n":[1,2],"s":"abc)"));
+  EXPECT_EQ(m.min_completion_bytes(), 2);
+  std::vector<uint8_t> mask(vocab->size());
+  m.fill_mask(mask.data());  // no budget: any string character
+  EXPECT_EQ(mask['x'], 1);
+  m.fill_mask(mask.data(), 10);  // tight: only the shortest completion's prefixes
+  int allowed = 0;
+  for (uint8_t x : mask) allowed += x;
+  EXPECT_EQ(allowed, 1);
+  EXPECT_EQ(mask['"'], 1);
+  // Greedy generation under a budget always ends in time.
+  for (int budget : {11, 15, 60, 200}) {  // 11 = the 10 bytes left + eos
+    Matcher b(g);
+    ASSERT_TRUE(b.accept_bytes(R"({"n":[1,2,)"));
+    int used = 0;
+    while (!b.is_terminated() && used < budget) {
+      b.fill_mask(mask.data(), budget - used);
+      int32_t pick = -1;
+      for (int32_t t = vocab->size() - 1; t >= 0; --t)  // prefer eos, then high bytes
+        if (mask[t]) {
+          pick = t;
+          break;
+        }
+      ASSERT_GE(pick, 0);
+      ASSERT_TRUE(b.accept(pick));
+      ++used;
+    }
+    EXPECT_TRUE(b.is_terminated()) << budget;
+  }
+}
+
 TEST(GrammarTest, CacheReturnsSameGrammar) {
   GrammarCache cache(byte_vocab(), 2);
   json s = json::parse(R"({"type":"integer"})");
