@@ -94,16 +94,27 @@ Result<SampleResult> Sampler::sample(float* logits, int32_t vocab, const Samplin
     cands_.clear();
     const bool use_top_k = params.top_k > 0 && params.top_k < vocab;
     if (use_top_k) {
-      idx_.resize(vocab);
-      for (int32_t i = 0; i < vocab; ++i) idx_[i] = i;
-      auto by_logit = [&](int32_t a, int32_t b) {
+      // One pass with a min-heap of the k best (logit, id) so far: most logits
+      // are rejected by a single compare against the heap's worst. Ties go to
+      // the lower id (ids arrive in ascending order, so an equal logit loses).
+      const size_t k = static_cast<size_t>(params.top_k);
+      auto better = [&](int32_t a, int32_t b) {  // as a heap order: the worst on top
         return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
       };
-      std::nth_element(idx_.begin(), idx_.begin() + params.top_k, idx_.end(), by_logit);
-      for (int32_t j = 0; j < params.top_k; ++j) {
-        int32_t i = idx_[j];
-        if (logits[i] > kNegInf) cands_.push_back({std::exp(logits[i] - max_l), i});
+      idx_.clear();
+      for (int32_t i = 0; i < vocab; ++i) {
+        if (idx_.size() < k) {
+          idx_.push_back(i);
+          std::push_heap(idx_.begin(), idx_.end(), better);
+        } else if (logits[i] > logits[idx_.front()]) {
+          std::pop_heap(idx_.begin(), idx_.end(), better);
+          idx_.back() = i;
+          std::push_heap(idx_.begin(), idx_.end(), better);
+        }
       }
+      std::sort(idx_.begin(), idx_.end(), better);  // best first, deterministic
+      for (int32_t i : idx_)
+        if (logits[i] > kNegInf) cands_.push_back({std::exp(logits[i] - max_l), i});
     } else {
       cands_.reserve(vocab);
       for (int32_t i = 0; i < vocab; ++i) {
