@@ -15,12 +15,19 @@ void add_model_options(CLI::App* sub, ModelArgs* a) {
       ->check(CLI::IsMember({"bf16", "exact"}));
   sub->add_option("--kv-cache-dtype", a->kv_dtype, "KV cache element type: bf16 or f32")
       ->check(CLI::IsMember({"bf16", "f32"}));
+  sub->add_option("--quantize", a->quantize,
+                  "Quantize weights at load: int8 (Q8_0), int4 (groups of 32 with min), "
+                  "int4-g128")
+      ->check(CLI::IsMember({"int8", "int4", "int4-g128"}));
 }
 
 ModelOptions to_model_options(const ModelArgs& a) {
   ModelOptions o;
   o.threads = a.threads;
   o.precision = a.precision == "exact" ? MatmulPrecision::kExact : MatmulPrecision::kBf16;
+  if (a.quantize == "int8") o.quantize = kernels::WeightFormat::kQ8_0;
+  if (a.quantize == "int4" || a.quantize == "int4-g128") o.quantize = kernels::WeightFormat::kQ4;
+  o.quantize_group = a.quantize == "int4-g128" ? 128 : 32;
   return o;
 }
 

@@ -19,6 +19,7 @@ struct ModelArgs {
   int threads = 0;
   std::string precision = "bf16";  // matmul activations: bf16 | exact
   std::string kv_dtype = "bf16";   // bf16 | f32
+  std::string quantize;            // "" | int8 | int4 | int4-g128: quantize weights at load
 };
 
 void add_model_options(CLI::App* sub, ModelArgs* a);

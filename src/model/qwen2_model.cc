@@ -22,14 +22,18 @@ Result<std::unique_ptr<Qwen2Model>> Qwen2Model::Load(const std::string& model_di
   if (c.use_sliding_window)
     return Status::Error(model_dir + "/config.json: use_sliding_window=true is not supported");
   QS_ASSIGN_OR_RETURN(m->store_, TensorStore::OpenDir(model_dir));
-  QS_ASSIGN_OR_RETURN(m->weights_, bind_qwen2_weights(*m->store_, c, model_dir));
+  m->pool_ = std::make_unique<ThreadPool>(options.threads);
+  WeightQuantization wq;
+  wq.format = options.quantize;
+  wq.group = options.quantize_group;
+  wq.pool = m->pool_.get();
+  QS_ASSIGN_OR_RETURN(m->weights_, bind_qwen2_weights(*m->store_, c, model_dir, wq));
   QS_ASSIGN_OR_RETURN(RopeInit rope, compute_rope_init(c));
   m->inv_freq_ = rope.inv_freq;
   // Yarn scales cos and sin by attention_factor; q.k is bilinear in both, so
   // scaling the softmax by factor^2 is the same thing.
   m->attn_scale_ = static_cast<float>(rope.attention_scaling * rope.attention_scaling /
                                       std::sqrt(static_cast<double>(c.head_dim)));
-  m->pool_ = std::make_unique<ThreadPool>(options.threads);
   m->k_ = &kernels::get();
   QS_LOG(Debug, "loaded " << model_dir << ": " << c.num_hidden_layers << " layers, kernels "
                           << m->k_->name << ", " << m->pool_->num_threads() << " threads");

@@ -31,6 +31,10 @@ enum class MatmulPrecision {
 struct ModelOptions {
   int threads = 0;  // <= 0: all cores
   MatmulPrecision precision = MatmulPrecision::kBf16;
+  // Quantize BF16/F16/F32 checkpoints at load: kQ8_0 (INT8) or kQ4 (INT4,
+  // groups of quantize_group along k). kBF16: keep the checkpoint's weights.
+  kernels::WeightFormat quantize = kernels::WeightFormat::kBF16;
+  int quantize_group = 32;
 };
 
 class Qwen2Model {

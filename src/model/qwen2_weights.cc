@@ -5,10 +5,12 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/log.h"
 #include "formats/gptq_awq.h"
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
 #include "formats/tensor_check.h"
+#include "kernels/quant.h"
 
 namespace qs {
 namespace {
@@ -52,8 +54,9 @@ constexpr std::initializer_list<DType> kFloatTypes = {DType::BF16, DType::F16, D
 
 class Binder {
  public:
-  Binder(const TensorStore& store, std::string dir, Qwen2Weights* w, const QuantConfig* quant)
-      : store_(store), dir_(std::move(dir)), w_(w), quant_(quant) {}
+  Binder(const TensorStore& store, std::string dir, Qwen2Weights* w, const QuantConfig* quant,
+         const WeightQuantization& q)
+      : store_(store), dir_(std::move(dir)), q_(q), w_(w), quant_(quant) {}
 
   // A missing tensor has no file to name: say which directory lacks it.
   Status check(const TensorView* t, const std::string& name, std::initializer_list<int64_t> shape) {
@@ -78,6 +81,20 @@ class Binder {
       QS_RETURN_IF_ERROR(check(t, name, {rows, cols}));
       data = to_bf16(*t, w_);
     }
+    if (q_.format != kernels::WeightFormat::kBF16) {
+      const size_t k = static_cast<size_t>(cols);
+      auto packed = pack_weight_matrix(
+          static_cast<size_t>(rows), k, q_,
+          [&](size_t j, float* out) {
+            for (size_t i = 0; i < k; ++i) out[i] = bf16_to_f32(data[j * k + i]);
+          },
+          w_);
+      if (packed.ok()) {
+        w_->matmul_weight_bytes += packed.value().bytes;
+        return packed;
+      }
+      QS_LOG(Warn, name << ": kept as bf16 (" << packed.status().message() << ")");
+    }
     kernels::WeightMatrix m;
     m.format = kernels::WeightFormat::kBF16;
     m.data = data;
@@ -96,21 +113,68 @@ class Binder {
  private:
   const TensorStore& store_;
   std::string dir_;
+  WeightQuantization q_;
   Qwen2Weights* w_;
   const QuantConfig* quant_;  // GPTQ/AWQ checkpoint, or nullptr
 };
 
 }  // namespace
 
+Result<kernels::WeightMatrix> pack_weight_matrix(
+    size_t n, size_t k, const WeightQuantization& q,
+    const std::function<void(size_t row, float* out)>& row, Qwen2Weights* w) {
+  namespace qt = kernels::quant;
+  kernels::WeightMatrix m;
+  m.format = q.format;
+  m.rows = static_cast<int64_t>(n);
+  m.cols = static_cast<int64_t>(k);
+  AlignedPtr<uint8_t> buf;
+  if (q.format == kernels::WeightFormat::kQ8_0) {
+    QS_RETURN_IF_ERROR(qt::check_q8_0_shape(n, k));
+    m.bytes = qt::q8_0_bytes(n, k);
+    buf = aligned_alloc_array<uint8_t>(m.bytes);
+    qt::pack_q8_0(
+        n, k,
+        [&](size_t j, qt::BlockQ8_0* blocks) {
+          thread_local std::vector<float> f;
+          f.resize(k);
+          row(j, f.data());
+          qt::quantize_row_q8_0(f.data(), k, blocks);
+        },
+        buf.get(), q.pool);
+  } else if (q.format == kernels::WeightFormat::kQ4) {
+    const size_t g = static_cast<size_t>(q.group);
+    QS_RETURN_IF_ERROR(qt::check_q4_shape(n, k, g));
+    m.group = q.group;
+    m.bytes = qt::q4_bytes(n, k, g);
+    buf = aligned_alloc_array<uint8_t>(m.bytes);
+    qt::pack_q4(
+        n, k, g,
+        [&](size_t j, uint8_t* qs, uint16_t* s, uint16_t* mn) {
+          thread_local std::vector<float> f;
+          f.resize(k);
+          row(j, f.data());
+          qt::quantize_row_q4(f.data(), k, g, qs, s, mn);
+        },
+        buf.get(), q.pool);
+  } else {
+    return Status::Error("pack_weight_matrix: not a quantized format");
+  }
+  m.data = buf.get();
+  w->owned_bytes.push_back(std::move(buf));
+  return m;
+}
+
 Result<std::unique_ptr<Qwen2Weights>> bind_qwen2_weights(const TensorStore& store,
                                                          const Qwen2Config& c,
-                                                         const std::string& dir) {
+                                                         const std::string& dir,
+                                                         const WeightQuantization& wq) {
   auto w = std::make_unique<Qwen2Weights>();
   std::optional<QuantConfig> quant;
   if (!c.quantization_config.empty()) {
     QS_ASSIGN_OR_RETURN(quant, parse_quant_config(c.quantization_config, dir + "/config.json"));
   }
-  Binder b(store, dir, w.get(), quant ? &*quant : nullptr);
+  Binder b(store, dir, w.get(), quant ? &*quant : nullptr, wq);
   const int64_t H = c.hidden_size, I = c.intermediate_size, V = c.vocab_size;
   const int64_t qd = static_cast<int64_t>(c.num_attention_heads) * c.head_dim;
   const int64_t kvd = static_cast<int64_t>(c.num_key_value_heads) * c.head_dim;

@@ -6,12 +6,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "core/aligned_buffer.h"
 #include "core/status.h"
+#include "core/thread_pool.h"
 #include "kernels/kernels.h"
 
 namespace qs {
@@ -47,12 +49,31 @@ struct Qwen2Weights {
   // that were stored in another dtype (F16/F32 checkpoints).
   std::vector<AlignedPtr<float>> owned_f32;
   std::vector<AlignedPtr<uint16_t>> owned_bf16;
+  // Packed quantized matrices (kQ8_0 / kQ4), quantized at load or repacked from GGUF.
+  std::vector<AlignedPtr<uint8_t>> owned_bytes;
 };
+
+// Quantize-on-load: every weight matrix (incl. the embedding / output head) is
+// converted to `format` (kBF16 keeps the checkpoint's matrices as they are).
+// kQ4 uses groups of `group` along k, min form (see kernels.h). A matrix whose
+// shape the format cannot hold (k % 32 != 0, group not dividing k) stays BF16.
+struct WeightQuantization {
+  kernels::WeightFormat format = kernels::WeightFormat::kBF16;
+  int group = 32;
+  ThreadPool* pool = nullptr;  // parallelises the packing; may be nullptr
+};
+
+// Packs `n` rows of `k` floats (row(j, out) writes row j) into `format`;
+// the buffer is kept in w->owned_bytes. Errors on shapes the format cannot hold.
+Result<kernels::WeightMatrix> pack_weight_matrix(
+    size_t n, size_t k, const WeightQuantization& q,
+    const std::function<void(size_t row, float* out)>& row, Qwen2Weights* w);
 
 // Binds and checks every tensor named by the config. Errors name the file,
 // the tensor and the problem (missing, wrong shape, unsupported dtype).
 Result<std::unique_ptr<Qwen2Weights>> bind_qwen2_weights(const TensorStore& store,
                                                          const Qwen2Config& config,
-                                                         const std::string& dir);
+                                                         const std::string& dir,
+                                                         const WeightQuantization& quant = {});
 
 }  // namespace qs
