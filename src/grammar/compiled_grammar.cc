@@ -52,6 +52,7 @@ int32_t StackArena::intern(std::vector<int32_t>* stacks) {
   int32_t id = static_cast<int32_t>(states_.size());
   states_.push_back(*stacks);
   state_index_.emplace(*stacks, id);
+  trans_.resize(states_.size() * 256, kUnknown);
   return id;
 }
 
@@ -68,9 +69,8 @@ int32_t StackArena::initial() {
 }
 
 int32_t StackArena::step(int32_t state, uint8_t byte) {
-  uint64_t key = (static_cast<uint64_t>(state) << 8) | byte;
-  auto it = trans_.find(key);
-  if (it != trans_.end()) return it->second;
+  const size_t key = static_cast<size_t>(state) * 256 + byte;
+  if (trans_[key] != kUnknown) return trans_[key];
   scratch_.clear();
   std::vector<int32_t> out;
   for (int32_t s : states_[state]) {
@@ -80,7 +80,7 @@ int32_t StackArena::step(int32_t state, uint8_t byte) {
     expand(norm(pos + 1, parent), &out);
   }
   int32_t next = intern(&out);
-  trans_.emplace(key, next);
+  trans_[key] = next;
   return next;
 }
 

@@ -91,7 +91,8 @@ class StackArena {
   std::unordered_map<uint64_t, int32_t> node_index_;
   std::vector<std::vector<int32_t>> states_;  // [state] sorted stack ids
   std::unordered_map<std::vector<int32_t>, int32_t, VecHash> state_index_;
-  std::unordered_map<uint64_t, int32_t> trans_;  // state << 8 | byte -> state
+  std::vector<int32_t> trans_;  // [state * 256 + byte] -> state, kUnknown until computed
+  static constexpr int32_t kUnknown = -2;
   std::vector<int32_t> scratch_;
 };
 
