@@ -4,5 +4,5 @@
 set -e
 gen="$1"; dir="$2"; work="$3"
 mkdir -p "$work"
-"$gen" "$dir/schemas" "$work" "$work/outputs.jsonl" "${QS_GRAMMAR_SEEDS:-3}" "${QS_GRAMMAR_MAX_TOKENS:-400}"
+"$gen" "$dir/schemas" "$work" "$work/outputs.jsonl" "${QS_GRAMMAR_SEEDS:-3}" "${QS_GRAMMAR_MAX_TOKENS:-300}"
 exec /usr/bin/python3 "$dir/check_outputs.py" "$dir/schemas" "$work/outputs.jsonl"
