@@ -3,6 +3,7 @@
 value (nothing after it), valid against its schema (jsonschema, with format
 checks), and the generation must have ended with eos. Usage:
 check_outputs.py SCHEMA_DIR OUT.jsonl"""
+import copy
 import datetime
 import json
 import pathlib
@@ -11,17 +12,29 @@ import sys
 import jsonschema
 
 
-CHECKER = jsonschema.FormatChecker()
-
-
-@CHECKER.checks("date-time", raises=ValueError)
-def _date_time(s):  # jsonschema checks date-time only with rfc3339-validator installed
+def _date_time(s):
+    """RFC 3339 date-time (jsonschema checks it only with rfc3339-validator)."""
     if not isinstance(s, str):
         return True
     if "T" not in s or not (s.endswith("Z") or s[-6] in "+-"):
         raise ValueError("not RFC 3339")
     datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
     return True
+
+
+def _time(s):
+    """RFC 3339 full-time, e.g. 13:45:00.5+02:00 (same reason)."""
+    if not isinstance(s, str):
+        return True
+    return _date_time("2000-01-01T" + s)
+
+
+def checker_for(cls):
+    fc = copy.deepcopy(cls.FORMAT_CHECKER)
+    for name, fn in (("date-time", _date_time), ("time", _time)):
+        if name not in fc.checkers:
+            fc.checks(name, raises=ValueError)(fn)
+    return fc
 
 
 def main() -> int:
@@ -50,7 +63,7 @@ def main() -> int:
                 else:
                     try:
                         cls = jsonschema.validators.validator_for(schema)
-                        cls(schema, format_checker=CHECKER).validate(value)
+                        cls(schema, format_checker=checker_for(cls)).validate(value)
                     except jsonschema.ValidationError as e:
                         problem = f"invalid: {e.message}"
         if problem:
