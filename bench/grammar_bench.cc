@@ -18,6 +18,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
@@ -160,7 +161,7 @@ int main(int argc, char** argv) {
     json schema = json::parse(std::ifstream(files[0]));
     auto g = grammar::compile_json_schema(schema, vocab).value();
     for (int with : {0, 1, 0, 1}) {
-      grammar::Matcher m(g);
+      auto m = std::make_unique<grammar::Matcher>(g);
       std::vector<int32_t> ids = (*tok)->encode("Give the oldest person as JSON.");
       Batch batch;
       size_t pos = 0;
@@ -173,14 +174,15 @@ int main(int argc, char** argv) {
         if (!(*model)->forward(batch, kv, logits.data()).ok()) return 1;
         pos += ids.size();
         if (with) {
-          if (m.is_terminated()) m = grammar::Matcher(g);  // keep decoding n tokens
-          m.fill_mask(mask.data(), 1000);
+          if (m->is_terminated())
+            m = std::make_unique<grammar::Matcher>(g);  // keep decoding n tokens
+          m->fill_mask(mask.data(), 1000);
           for (size_t t = 0; t < logits.size(); ++t)
             if (!mask[t]) logits[t] = -INFINITY;
         }
         int32_t best =
             static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-        if (with) m.accept(best);
+        if (with) m->accept(best);
         ids = {best};
       }
       double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
