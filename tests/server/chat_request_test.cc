@@ -333,10 +333,14 @@ TEST(ResolveModel, DefaultKnownUnknown) {
   EXPECT_EQ(*alias, "alias");
   auto bad = resolve_model("gpt-4", served);
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.error().http_status, 404);
+  EXPECT_EQ(bad.error().http_status, 400);  // an invalid request (the serving issue)
   EXPECT_EQ(bad.error().param, "model");
   EXPECT_EQ(bad.error().code, "model_not_found");
   EXPECT_FALSE(resolve_model("", {}).ok());
+  auto upper = resolve_model("Qwen2.5-0.5B-Instruct", served);  // ASCII case is ignored
+  ASSERT_TRUE(upper.ok());
+  EXPECT_EQ(*upper, "qwen2.5-0.5b-instruct");
+  EXPECT_FALSE(resolve_model("qwen2.5-0.5b-instruct-x", served).ok());
 }
 
 }  // namespace

@@ -210,7 +210,7 @@ TEST(Errors, JsonShape) {
   json nf = json::parse(error_body(ApiError::ModelNotFound("gpt")));
   EXPECT_EQ(nf["error"]["code"], "model_not_found");
   EXPECT_EQ(nf["error"]["param"], "model");
-  EXPECT_EQ(ApiError::ModelNotFound("gpt").http_status, 404);
+  EXPECT_EQ(ApiError::ModelNotFound("gpt").http_status, 400);
   EXPECT_EQ(ApiError::Unauthorized("k").http_status, 401);
   EXPECT_EQ(ApiError::Unauthorized("k").type, "authentication_error");
   EXPECT_EQ(ApiError::Internal("x").http_status, 500);
