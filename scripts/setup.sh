@@ -9,6 +9,8 @@ PACKAGES=(
   libutf8proc-dev libcli11-dev libyaml-cpp-dev libcpp-httplib-dev
   python3-numpy python3-jinja2 python3-requests python3-jsonschema
   clang libclang-rt-14-dev
+  libssl-dev zlib1g-dev libbrotli-dev  # cpp-httplib's header is built with OpenSSL/zlib/brotli on
+  nodejs chromium                      # e2e_chat_page: the chat page in headless Chromium
 )
 
 missing=()
