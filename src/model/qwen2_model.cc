@@ -5,6 +5,8 @@
 #include <string>
 
 #include "core/log.h"
+#include "formats/gguf.h"
+#include "formats/gguf_qwen2.h"
 #include "formats/safetensors.h"
 #include "kernels/quant.h"
 
@@ -17,17 +19,27 @@ Result<std::unique_ptr<Qwen2Model>> Qwen2Model::Load(const std::string& model_di
   std::unique_ptr<Qwen2Model> m(new Qwen2Model());
   m->dir_ = model_dir;
   m->options_ = options;
-  QS_ASSIGN_OR_RETURN(m->config_, load_qwen2_config(model_dir + "/config.json"));
+  const bool gguf = model_dir.size() > 5 && model_dir.substr(model_dir.size() - 5) == ".gguf";
+  if (gguf) {
+    QS_ASSIGN_OR_RETURN(m->gguf_, GgufFile::Open(model_dir));
+    QS_ASSIGN_OR_RETURN(m->config_, qwen2_config_from_gguf(*m->gguf_));
+  } else {
+    QS_ASSIGN_OR_RETURN(m->config_, load_qwen2_config(model_dir + "/config.json"));
+  }
   const Qwen2Config& c = m->config_;
   if (c.use_sliding_window)
     return Status::Error(model_dir + "/config.json: use_sliding_window=true is not supported");
-  QS_ASSIGN_OR_RETURN(m->store_, TensorStore::OpenDir(model_dir));
   m->pool_ = std::make_unique<ThreadPool>(options.threads);
   WeightQuantization wq;
   wq.format = options.quantize;
   wq.group = options.quantize_group;
   wq.pool = m->pool_.get();
-  QS_ASSIGN_OR_RETURN(m->weights_, bind_qwen2_weights(*m->store_, c, model_dir, wq));
+  if (gguf) {
+    QS_ASSIGN_OR_RETURN(m->weights_, bind_qwen2_weights_gguf(*m->gguf_, c, wq));
+  } else {
+    QS_ASSIGN_OR_RETURN(m->store_, TensorStore::OpenDir(model_dir));
+    QS_ASSIGN_OR_RETURN(m->weights_, bind_qwen2_weights(*m->store_, c, model_dir, wq));
+  }
   QS_ASSIGN_OR_RETURN(RopeInit rope, compute_rope_init(c));
   m->inv_freq_ = rope.inv_freq;
   // Yarn scales cos and sin by attention_factor; q.k is bilinear in both, so

@@ -21,6 +21,7 @@
 namespace qs {
 
 class TensorStore;
+class GgufFile;
 
 // How matmuls treat activations. Both read BF16 weights and accumulate in F32.
 enum class MatmulPrecision {
@@ -39,6 +40,7 @@ struct ModelOptions {
 
 class Qwen2Model {
  public:
+  // model_dir: a Hugging Face directory (config.json + safetensors) or a .gguf file.
   static Result<std::unique_ptr<Qwen2Model>> Load(const std::string& model_dir,
                                                   const ModelOptions& options);
   ~Qwen2Model();
@@ -70,6 +72,7 @@ class Qwen2Model {
   Qwen2Config config_;
   ModelOptions options_;
   std::unique_ptr<TensorStore> store_;
+  std::unique_ptr<GgufFile> gguf_;  // when loaded from a .gguf file
   std::unique_ptr<Qwen2Weights> weights_;
   std::unique_ptr<ThreadPool> pool_;
   const kernels::KernelTable* k_ = nullptr;

@@ -19,6 +19,7 @@
 namespace qs {
 
 class TensorStore;
+class GgufFile;
 struct Qwen2Config;
 
 struct Qwen2LayerWeights {
@@ -75,5 +76,11 @@ Result<std::unique_ptr<Qwen2Weights>> bind_qwen2_weights(const TensorStore& stor
                                                          const Qwen2Config& config,
                                                          const std::string& dir,
                                                          const WeightQuantization& quant = {});
+
+// The same from a GGUF file (llama.cpp tensor names; see qwen2_weights_gguf.cc
+// for how each ggml type maps to a kernel format).
+Result<std::unique_ptr<Qwen2Weights>> bind_qwen2_weights_gguf(const GgufFile& f,
+                                                              const Qwen2Config& config,
+                                                              const WeightQuantization& quant);
 
 }  // namespace qs

@@ -1,0 +1,261 @@
+// Qwen2 weights from a GGUF file. Q8_0 is repacked into kQ8_0 and Q4_0 /
+// Q4_1 / Q4_K into kQ4 (groups of 32) exactly (Q4_K's 6-bit sub-block scales
+// and mins become f16 s and m); Q6_K is dequantized and requantized to Q8_0;
+// F32/F16/BF16 matrices stay BF16 or follow --quantize. Norms and biases are
+// widened to F32.
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "formats/gguf.h"
+#include "formats/gguf_qwen2.h"
+#include "formats/hf_config.h"
+#include "kernels/quant.h"
+#include "model/qwen2_weights.h"
+
+namespace qs {
+namespace {
+
+namespace qt = kernels::quant;
+
+float float_at(const GgufTensor& t, size_t e) {
+  uint16_t h;
+  switch (t.type) {
+    case GgmlType::kF16:
+      std::memcpy(&h, t.data + e * 2, 2);
+      return f16_to_f32(h);
+    case GgmlType::kBF16:
+      std::memcpy(&h, t.data + e * 2, 2);
+      return bf16_to_f32(h);
+    default: {
+      float f;
+      std::memcpy(&f, t.data + e * 4, 4);
+      return f;
+    }
+  }
+}
+
+bool is_float(GgmlType t) {
+  return t == GgmlType::kF32 || t == GgmlType::kF16 || t == GgmlType::kBF16;
+}
+
+class GgufBinder {
+ public:
+  GgufBinder(const GgufFile& f, const WeightQuantization& q, Qwen2Weights* w)
+      : f_(f), q_(q), w_(w) {}
+
+  Result<const GgufTensor*> find(const std::string& hf, std::vector<uint64_t> ne) {
+    const std::string name = gguf_tensor_name(hf);
+    const GgufTensor* t = f_.find(name);
+    if (t == nullptr) return Status::Error(f_.path() + ": missing tensor '" + name + "'");
+    if (t->ne != ne) {
+      std::string got, want;
+      for (auto d : t->ne) got += std::to_string(d) + " ";
+      for (auto d : ne) want += std::to_string(d) + " ";
+      return Status::Error(f_.path() + ": tensor '" + name + "' has shape [ " + got +
+                           "], expected [ " + want + "] (innermost first)");
+    }
+    return t;
+  }
+
+  Result<kernels::WeightMatrix> matrix(const std::string& hf, int64_t rows, int64_t cols) {
+    QS_ASSIGN_OR_RETURN(const GgufTensor* t,
+                        find(hf, {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)}));
+    const size_t n = static_cast<size_t>(rows), k = static_cast<size_t>(cols);
+    QS_ASSIGN_OR_RETURN(kernels::WeightMatrix m, convert(*t, n, k));
+    w_->matmul_weight_bytes += m.bytes;
+    return m;
+  }
+
+  Result<const float*> vector(const std::string& hf, int64_t n) {
+    QS_ASSIGN_OR_RETURN(const GgufTensor* t, find(hf, {static_cast<uint64_t>(n)}));
+    if (!is_float(t->type))
+      return Status::Error(f_.path() + ": tensor '" + t->name + "' must be F32/F16/BF16, is " +
+                           ggml_type_name(t->type));
+    auto buf = aligned_alloc_array<float>(static_cast<size_t>(n));
+    for (size_t i = 0; i < static_cast<size_t>(n); ++i) buf[i] = float_at(*t, i);
+    w_->owned_f32.push_back(std::move(buf));
+    return w_->owned_f32.back().get();
+  }
+
+ private:
+  Result<kernels::WeightMatrix> owned(kernels::WeightFormat fmt, size_t n, size_t k, int group,
+                                      size_t bytes, AlignedPtr<uint8_t> buf) {
+    kernels::WeightMatrix m;
+    m.format = fmt;
+    m.rows = static_cast<int64_t>(n);
+    m.cols = static_cast<int64_t>(k);
+    m.bytes = bytes;
+    m.group = group;
+    m.data = buf.get();
+    w_->owned_bytes.push_back(std::move(buf));
+    return m;
+  }
+
+  Result<kernels::WeightMatrix> convert(const GgufTensor& t, size_t n, size_t k) {
+    const std::string where = f_.path() + ": tensor '" + t.name + "'";
+    if (is_float(t.type)) {
+      if (q_.format != kernels::WeightFormat::kBF16) {
+        auto m = pack_weight_matrix(
+            n, k, q_,
+            [&](size_t j, float* out) {
+              for (size_t i = 0; i < k; ++i) out[i] = float_at(t, j * k + i);
+            },
+            w_);
+        if (m.ok()) return m;
+      }
+      kernels::WeightMatrix m;
+      m.rows = static_cast<int64_t>(n);
+      m.cols = static_cast<int64_t>(k);
+      m.bytes = n * k * 2;
+      if (t.type == GgmlType::kBF16) {
+        m.data = t.data;  // zero copy (GGUF data is 32-byte aligned)
+      } else {
+        auto buf = aligned_alloc_array<uint16_t>(n * k);
+        for (size_t e = 0; e < n * k; ++e) buf[e] = f32_to_bf16(float_at(t, e));
+        m.data = buf.get();
+        w_->owned_bf16.push_back(std::move(buf));
+      }
+      return m;
+    }
+    const size_t nb = k / qt::kBlock;
+    switch (t.type) {
+      case GgmlType::kQ8_0:
+      case GgmlType::kQ6_K: {
+        QS_RETURN_IF_ERROR(qt::check_q8_0_shape(n, k));
+        const size_t bytes = qt::q8_0_bytes(n, k);
+        auto buf = aligned_alloc_array<uint8_t>(bytes);
+        const bool q6 = t.type == GgmlType::kQ6_K;
+        qt::pack_q8_0(
+            n, k,
+            [&](size_t j, qt::BlockQ8_0* b) {
+              if (!q6) {
+                std::memcpy(b, t.data + j * nb * 34, nb * 34);
+                return;
+              }
+              thread_local std::vector<float> f;
+              f.resize(k);
+              qt::dequantize_row_q6_k(
+                  reinterpret_cast<const qt::BlockQ6_K*>(t.data) + j * (k / qt::kQK_K), k,
+                  f.data());
+              qt::quantize_row_q8_0(f.data(), k, b);
+            },
+            buf.get(), q_.pool);
+        return owned(kernels::WeightFormat::kQ8_0, n, k, 0, bytes, std::move(buf));
+      }
+      case GgmlType::kQ4_0:
+      case GgmlType::kQ4_1:
+      case GgmlType::kQ4_K: {
+        QS_RETURN_IF_ERROR(qt::check_q4_shape(n, k, 32));
+        const size_t bytes = qt::q4_bytes(n, k, 32);
+        auto buf = aligned_alloc_array<uint8_t>(bytes);
+        const GgmlType type = t.type;
+        qt::pack_q4(
+            n, k, 32,
+            [&](size_t j, uint8_t* q, uint16_t* s, uint16_t* m) {
+              if (type == GgmlType::kQ4_K) {
+                unpack_q4_k(t.data, j, k, q, s, m);
+                return;
+              }
+              for (size_t b = 0; b < nb; ++b) {
+                const uint8_t* qs;
+                if (type == GgmlType::kQ4_0) {
+                  qt::BlockQ4_0 blk;
+                  std::memcpy(&blk, t.data + (j * nb + b) * 18, 18);
+                  s[b] = blk.d;
+                  m[b] = f32_to_f16(-8.0f * f16_to_f32(blk.d));
+                  qs = t.data + (j * nb + b) * 18 + 2;
+                } else {
+                  qt::BlockQ4_1 blk;
+                  std::memcpy(&blk, t.data + (j * nb + b) * 20, 20);
+                  s[b] = blk.d;
+                  m[b] = blk.m;
+                  qs = t.data + (j * nb + b) * 20 + 4;
+                }
+                for (size_t i = 0; i < 16; ++i) {
+                  q[b * 32 + i] = qs[i] & 0xF;
+                  q[b * 32 + 16 + i] = qs[i] >> 4;
+                }
+              }
+            },
+            buf.get(), q_.pool);
+        return owned(kernels::WeightFormat::kQ4, n, k, 32, bytes, std::move(buf));
+      }
+      default:
+        return Status::Error(where + ": type " + ggml_type_name(t.type) +
+                             " is not supported for weight matrices");
+    }
+  }
+
+  // Q4_K row j: each 256-block has 8 sub-blocks of 32, value d*sc*q - dmin*mn.
+  static void unpack_q4_k(const uint8_t* data, size_t j, size_t k, uint8_t* q, uint16_t* s,
+                          uint16_t* m) {
+    const size_t nsb = k / qt::kQK_K;
+    for (size_t i = 0; i < nsb; ++i) {
+      qt::BlockQ4_K b;
+      std::memcpy(&b, data + (j * nsb + i) * sizeof(b), sizeof(b));
+      const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
+      for (int sb = 0; sb < 8; ++sb) {
+        uint8_t sc, mn;
+        if (sb < 4) {
+          sc = b.scales[sb] & 63;
+          mn = b.scales[sb + 4] & 63;
+        } else {
+          sc = static_cast<uint8_t>((b.scales[sb + 4] & 0xF) | ((b.scales[sb - 4] >> 6) << 4));
+          mn = static_cast<uint8_t>((b.scales[sb + 4] >> 4) | ((b.scales[sb] >> 6) << 4));
+        }
+        const size_t g = i * 8 + sb;
+        s[g] = f32_to_f16(d * sc);
+        m[g] = f32_to_f16(-dmin * mn);
+        const uint8_t* qs = b.qs + (sb / 2) * 32;
+        for (int l = 0; l < 32; ++l) q[g * 32 + l] = (sb % 2 == 0) ? (qs[l] & 0xF) : (qs[l] >> 4);
+      }
+    }
+  }
+
+  const GgufFile& f_;
+  WeightQuantization q_;
+  Qwen2Weights* w_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Qwen2Weights>> bind_qwen2_weights_gguf(const GgufFile& f,
+                                                              const Qwen2Config& c,
+                                                              const WeightQuantization& wq) {
+  auto w = std::make_unique<Qwen2Weights>();
+  GgufBinder b(f, wq, w.get());
+  const int64_t H = c.hidden_size, I = c.intermediate_size, V = c.vocab_size;
+  const int64_t qd = c.num_attention_heads * c.head_dim;
+  const int64_t kvd = c.num_key_value_heads * c.head_dim;
+  QS_ASSIGN_OR_RETURN(w->embed, b.matrix("model.embed_tokens.weight", V, H));
+  w->matmul_weight_bytes = 0;  // the embedding is gathered, not streamed
+  if (c.tie_word_embeddings) {
+    w->lm_head = w->embed;
+    w->matmul_weight_bytes += w->embed.bytes;
+  } else {
+    QS_ASSIGN_OR_RETURN(w->lm_head, b.matrix("lm_head.weight", V, H));
+  }
+  QS_ASSIGN_OR_RETURN(w->final_norm, b.vector("model.norm.weight", H));
+  w->layers.resize(c.num_hidden_layers);
+  for (int l = 0; l < c.num_hidden_layers; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    Qwen2LayerWeights& L = w->layers[l];
+    QS_ASSIGN_OR_RETURN(L.input_norm, b.vector(p + "input_layernorm.weight", H));
+    QS_ASSIGN_OR_RETURN(L.q_proj, b.matrix(p + "self_attn.q_proj.weight", qd, H));
+    QS_ASSIGN_OR_RETURN(L.q_bias, b.vector(p + "self_attn.q_proj.bias", qd));
+    QS_ASSIGN_OR_RETURN(L.k_proj, b.matrix(p + "self_attn.k_proj.weight", kvd, H));
+    QS_ASSIGN_OR_RETURN(L.k_bias, b.vector(p + "self_attn.k_proj.bias", kvd));
+    QS_ASSIGN_OR_RETURN(L.v_proj, b.matrix(p + "self_attn.v_proj.weight", kvd, H));
+    QS_ASSIGN_OR_RETURN(L.v_bias, b.vector(p + "self_attn.v_proj.bias", kvd));
+    QS_ASSIGN_OR_RETURN(L.o_proj, b.matrix(p + "self_attn.o_proj.weight", H, qd));
+    QS_ASSIGN_OR_RETURN(L.post_attn_norm, b.vector(p + "post_attention_layernorm.weight", H));
+    QS_ASSIGN_OR_RETURN(L.gate_proj, b.matrix(p + "mlp.gate_proj.weight", I, H));
+    QS_ASSIGN_OR_RETURN(L.up_proj, b.matrix(p + "mlp.up_proj.weight", I, H));
+    QS_ASSIGN_OR_RETURN(L.down_proj, b.matrix(p + "mlp.down_proj.weight", H, I));
+  }
+  return w;
+}
+
+}  // namespace qs
