@@ -19,10 +19,18 @@ for p in "${PACKAGES[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all ${#PACKAGES[@]} packages present"
-  exit 0
+else
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-echo "setup: installing ${missing[*]}"
-$SUDO apt-get update -q
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+
+# The chat page's browser test drives Chromium with playwright-core (npm; no
+# browser download). The page itself is committed prebuilt (webui/dist/).
+cd "$(dirname "$0")/../webui"
+if [ ! -d node_modules/playwright-core ] && command -v npm >/dev/null 2>&1; then
+  echo "setup: npm ci in webui/ (playwright-core for the browser test)"
+  npm ci --no-audit --no-fund --loglevel=error || echo "setup: npm ci failed; the chat page browser test will be skipped"
+fi

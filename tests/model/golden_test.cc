@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "model/qwen2_model.h"
@@ -70,18 +72,29 @@ Golden load_golden(const std::string& name) {
   return g;
 }
 
-// Synthesizes each (config, seed) once per test binary run.
-std::string model_dir(const Golden& g) {
+// Synthesizes each (config, seed) once per test binary run; removed at exit.
+std::map<std::string, std::string>& made_dirs() {
   static std::map<std::string, std::string> made;
+  return made;
+}
+
+class RemoveModelDirs : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    for (const auto& [key, dir] : made_dirs()) fs::remove_all(dir);
+  }
+};
+const auto* const kRemoveModelDirs = ::testing::AddGlobalTestEnvironment(new RemoveModelDirs);
+
+std::string model_dir(const Golden& g) {
+  auto& made = made_dirs();
   std::string key = g.config + "-" + std::to_string(g.seed);
   auto it = made.find(key);
   if (it != made.end()) return it->second;
   std::string dir =
-      (fs::temp_directory_path() / ("qs-golden-" + std::to_string(::getpid()) + "-" + key))
-          .string();
-  Status s =
-      synth::synthesize_model(std::string(QS_SOURCE_DIR) + "/tools/synth/configs/" + g.config,
-                              g.seed, dir, DType::BF16, QS_TOKENIZER_DATA);
+      (fs::temp_directory_path() / ("qs-golden-" + std::to_string(::getpid()) + "-" + key)).string();
+  Status s = synth::synthesize_model(std::string(QS_SOURCE_DIR) + "/tools/synth/configs/" + g.config,
+                                     g.seed, dir, DType::BF16, QS_TOKENIZER_DATA);
   EXPECT_TRUE(s.ok()) << s.message();
   made[key] = dir;
   return dir;
