@@ -2,12 +2,14 @@
 // By default the prompt is a user message rendered through the chat template;
 // --raw feeds it as plain text, --prompt-ids as token ids.
 #include <cstdio>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "cli/command_registry.h"
 #include "cli/generation.h"
+#include "grammar/structured_output.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/stream_decoder.h"
 
@@ -18,6 +20,7 @@ struct RunArgs {
   ModelArgs model;
   SamplingArgs sampling;
   std::string prompt, prompt_ids, system;
+  std::string json_schema;  // file: constrain the answer to a JSON value of this schema
   int max_tokens = 256;
   bool ignore_eos = false, raw = false, print_ids = false;
 };
@@ -78,25 +81,44 @@ void run(const RunArgs& a) {
       for (int32_t e : tok->stop_ids()) stop_ids.push_back(e);
   }
 
+  std::unique_ptr<grammar::Matcher> matcher;
+  if (!a.json_schema.empty()) {
+    if (!tok)
+      throw CommandError{"run: --json-schema needs the tokenizer (use -p, not --prompt-ids)", 2};
+    std::ifstream in(a.json_schema);
+    if (!in) throw CommandError{"run: cannot read --json-schema file " + a.json_schema, 2};
+    nlohmann::json schema = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (schema.is_discarded())
+      throw CommandError{"run: --json-schema " + a.json_schema + " is not valid JSON", 2};
+    auto vocab = grammar::Vocabulary::FromTokenizer(*tok, static_cast<int32_t>(V));
+    if (!vocab.ok()) throw CommandError{"run: " + vocab.status().message(), 1};
+    auto g = grammar::compile_json_schema(schema, std::move(vocab).value());
+    if (!g.ok()) throw CommandError{"run: --json-schema: " + g.status().message(), 2};
+    matcher = std::make_unique<grammar::Matcher>(std::move(g).value());
+  }
+
   SingleSequence seq(*model, a.model, prompt.size() + a.max_tokens);
   std::vector<int32_t> cached;
   std::unique_ptr<tokenizer::StreamDecoder> dec;
   if (tok && !a.print_ids) dec = std::make_unique<tokenizer::StreamDecoder>(*tok, true);
-  GenerationStats st = generate(seq, &cached, prompt, a.max_tokens, params, stop_ids, [&](int32_t id) {
-    if (dec)
-      std::fputs(dec->push(id).c_str(), stdout);
-    else
-      std::printf("%d ", id);
-    std::fflush(stdout);
-  });
+  GenerationStats st = generate(
+      seq, &cached, prompt, a.max_tokens, params, stop_ids,
+      [&](int32_t id) {
+        if (dec)
+          std::fputs(dec->push(id).c_str(), stdout);
+        else
+          std::printf("%d ", id);
+        std::fflush(stdout);
+      },
+      matcher.get());
   if (dec) std::fputs(dec->flush().c_str(), stdout);
   std::printf("\n");
   double decode_s = st.total_s - st.ttft_s;
-  std::fprintf(stderr,
-               "[%zu prompt tokens, %.1f ms to first token; %zu tokens, %.2f tokens/s decode; %s]\n",
-               st.prompt_tokens, st.ttft_s * 1e3, st.output_tokens,
-               st.output_tokens > 1 && decode_s > 0 ? (st.output_tokens - 1) / decode_s : 0.0,
-               st.stopped ? "stop" : "length");
+  std::fprintf(
+      stderr, "[%zu prompt tokens, %.1f ms to first token; %zu tokens, %.2f tokens/s decode; %s]\n",
+      st.prompt_tokens, st.ttft_s * 1e3, st.output_tokens,
+      st.output_tokens > 1 && decode_s > 0 ? (st.output_tokens - 1) / decode_s : 0.0,
+      st.stopped ? "stop" : "length");
 }
 
 CommandRegistrar reg("run", "Generate from one prompt in the terminal", [](CLI::App* sub) {
@@ -107,9 +129,12 @@ CommandRegistrar reg("run", "Generate from one prompt in the terminal", [](CLI::
   sub->add_option("--prompt-ids", a->prompt_ids, "Prompt as comma-separated token ids");
   sub->add_option("-s,--system", a->system, "System prompt (chat mode)");
   sub->add_flag("--raw", a->raw, "Feed the prompt as plain text, without the chat template");
-  sub->add_option("-n,--max-tokens", a->max_tokens, "Tokens to generate")->check(CLI::Range(1, 1 << 20));
+  sub->add_option("-n,--max-tokens", a->max_tokens, "Tokens to generate")
+      ->check(CLI::Range(1, 1 << 20));
   sub->add_flag("--ignore-eos", a->ignore_eos, "Do not stop at end-of-sequence tokens");
   sub->add_flag("--print-ids", a->print_ids, "Print token ids instead of text");
+  sub->add_option("--json-schema", a->json_schema,
+                  "JSON Schema file: the answer is a JSON value valid against it");
   sub->callback([a] { run(*a); });
 });
 

@@ -17,6 +17,7 @@
 #include "cli/serve_config.h"
 #include "core/log.h"
 #include "engine/engine_client.h"
+#include "grammar/structured_output.h"
 #include "server/http_server.h"
 #include "server/openai_responses.h"
 
@@ -71,6 +72,13 @@ std::shared_ptr<server::Backend> load_backend(const ServeConfig& cfg, Qwen2Model
   b->max_model_len = ec.scheduler.max_seq_len;
   b->vocab_size = model.config().vocab_size;
   b->created = server::unix_now();
+  // Structured output: the tokenizer's vocabulary padded to the logits' width.
+  auto vocab = grammar::Vocabulary::FromTokenizer(*b->tokenizer,
+                                                  static_cast<int32_t>(model.config().vocab_size));
+  if (vocab.ok())
+    b->grammars = std::make_shared<grammar::GrammarCache>(std::move(vocab).value());
+  else
+    QS_LOG(Warn, "structured output disabled: " << vocab.status().message());
   b->client = std::make_unique<engine::EngineClient>(std::move(eng).value());
   return b;
 }

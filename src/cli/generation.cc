@@ -47,13 +47,15 @@ std::unique_ptr<tokenizer::Tokenizer> load_tokenizer_or_throw(const std::string&
 
 GenerationStats generate(SingleSequence& seq, std::vector<int32_t>* cached,
                          const std::vector<int32_t>& tokens, int max_tokens,
-                         const sampling::SamplingParams& params, const std::vector<int32_t>& stop_ids,
-                         const std::function<void(int32_t)>& on_token) {
+                         const sampling::SamplingParams& params,
+                         const std::vector<int32_t>& stop_ids,
+                         const std::function<void(int32_t)>& on_token, grammar::Matcher* matcher) {
   GenerationStats st;
   st.prompt_tokens = tokens.size();
   // Reuse the KV of the common prefix, but always recompute the last prompt token.
   size_t common = 0;
-  while (common < cached->size() && common + 1 < tokens.size() && (*cached)[common] == tokens[common])
+  while (common < cached->size() && common + 1 < tokens.size() &&
+         (*cached)[common] == tokens[common])
     ++common;
   st.reused_tokens = common;
   seq.truncate(common);
@@ -65,11 +67,26 @@ GenerationStats generate(SingleSequence& seq, std::vector<int32_t>* cached,
   history.set_prompt(tokens);
   sampling::Rng rng = params.seed ? sampling::Rng(*params.seed) : sampling::Rng::from_entropy();
   std::vector<int32_t> next(tokens.begin() + static_cast<std::ptrdiff_t>(common), tokens.end());
+  std::vector<uint8_t> mask;  // [vocab] grammar mask
   for (int i = 0; i < max_tokens; ++i) {
     std::vector<float> logits = seq.feed(next);
-    auto r = sampler.sample(logits.data(), static_cast<int32_t>(logits.size()), params, history, rng);
+    if (matcher) {
+      mask.assign(logits.size(), 0);
+      matcher->fill_mask(mask.data(), max_tokens - i);
+    }
+    auto r = sampler.sample(logits.data(), static_cast<int32_t>(logits.size()), params, history,
+                            rng, matcher ? mask.data() : nullptr);
     if (!r.ok()) throw CommandError{r.status().message(), 1};
     int32_t id = r->token;
+    if (matcher && !matcher->accept(id))
+      throw CommandError{"the grammar rejected sampled token " + std::to_string(id), 1};
+    if (matcher && matcher->is_terminated()) {  // eos: the value is complete
+      history.add_output(id);
+      cached->push_back(id);
+      ++st.output_tokens;
+      st.stopped = true;
+      break;
+    }
     if (i == 0)
       st.ttft_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     history.add_output(id);
@@ -80,6 +97,10 @@ GenerationStats generate(SingleSequence& seq, std::vector<int32_t>* cached,
       break;
     }
     on_token(id);
+    if (matcher && matcher->must_end()) {  // complete; only eos could follow
+      st.stopped = true;
+      break;
+    }
     next.assign(1, id);
   }
   // The last sampled token was never fed: drop it from what the cache holds.

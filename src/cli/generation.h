@@ -12,6 +12,7 @@
 
 #include "cli/model_options.h"
 #include "formats/generation_config.h"
+#include "grammar/matcher.h"
 #include "sampling/sampler.h"
 #include "tokenizer/tokenizer.h"
 
@@ -37,9 +38,13 @@ struct GenerationStats {
 
 // Feeds `tokens` to `seq`, reusing the longest prefix already in its KV cache,
 // then samples up to max_tokens, calling on_token for each; stops at stop_ids.
+// matcher (optional): every token is sampled under its mask and accepted; the
+// generation stops (stopped = true) once the value is complete.
 GenerationStats generate(SingleSequence& seq, std::vector<int32_t>* cached,
                          const std::vector<int32_t>& tokens, int max_tokens,
-                         const sampling::SamplingParams& params, const std::vector<int32_t>& stop_ids,
-                         const std::function<void(int32_t)>& on_token);
+                         const sampling::SamplingParams& params,
+                         const std::vector<int32_t>& stop_ids,
+                         const std::function<void(int32_t)>& on_token,
+                         grammar::Matcher* matcher = nullptr);
 
 }  // namespace qs::cli

@@ -33,6 +33,20 @@ Result<std::unique_ptr<Engine>> Engine::Create(Qwen2Model& model, const EngineCo
 }
 
 AddResult Engine::add(Request request) {
+  if (request.grammar) {
+    const int32_t gv = request.grammar->vocab().size();
+    if (gv > model_.config().vocab_size)
+      return {AddError::kInvalid, "the grammar's vocabulary (" + std::to_string(gv) +
+                                      " tokens) is larger than the model's (" +
+                                      std::to_string(model_.config().vocab_size) + ")"};
+    // The value ends with eos: it must stop the request whatever the stop settings.
+    for (int32_t e : request.grammar->vocab().eos_ids())
+      if (std::find(request.stop_token_ids.begin(), request.stop_token_ids.end(), e) ==
+          request.stop_token_ids.end())
+        request.stop_token_ids.push_back(e);
+    request.min_tokens = 0;
+    request.matcher = std::make_shared<grammar::Matcher>(request.grammar);
+  }
   if (!request.rng) {
     request.rng = request.sampling.seed ? sampling::Rng(*request.sampling.seed)
                                         : sampling::Rng::from_entropy();
@@ -75,10 +89,24 @@ std::vector<TokenOutput> Engine::step() {
 
   StepResult result;
   std::unordered_map<uint64_t, sampling::SampleResult> samples;
+  // Grammar matchers of the sampled rows; kept alive past update(), which
+  // drops finished requests.
+  std::unordered_map<uint64_t, std::shared_ptr<grammar::Matcher>> matchers;
   for (size_t r = 0; r < sampled_ids.size(); ++r) {
     Request* req = scheduler_.mutable_request(sampled_ids[r]);
+    const uint8_t* mask = nullptr;
+    if (req->matcher) {
+      // Tokens left before the length limit, so the grammar can close the value in time.
+      int32_t remaining = scheduler_.config().max_seq_len - req->num_tokens();
+      if (req->max_tokens >= 0)
+        remaining = std::min(remaining, req->max_tokens - req->num_output_tokens());
+      mask_.assign(V, 0);  // ids past the grammar's vocabulary stay disallowed
+      req->matcher->fill_mask(mask_.data(), std::max(0, remaining));
+      mask = mask_.data();
+      matchers.emplace(req->id, req->matcher);
+    }
     auto s = sampler_.sample(logits_.data() + r * V, static_cast<int32_t>(V), req->sampling,
-                             req->history, *req->rng);
+                             req->history, *req->rng, mask);
     if (!s.ok()) {
       TokenOutput o;
       o.request_id = req->id;
@@ -104,6 +132,8 @@ std::vector<TokenOutput> Engine::step() {
     o.token = ev.new_token;
     o.finished = ev.finished;
     o.finish_reason = ev.finish_reason;
+    if (auto m = matchers.find(ev.request_id); m != matchers.end() && ev.new_token >= 0)
+      advance_grammar(*m->second, &o);
     if (auto c = counts.find(ev.request_id); c != counts.end())
       std::tie(o.num_prompt_tokens, o.num_cached_tokens) = c->second;
     auto it = samples.find(ev.request_id);
@@ -114,6 +144,24 @@ std::vector<TokenOutput> Engine::step() {
     outputs.push_back(std::move(o));
   }
   return outputs;
+}
+
+void Engine::advance_grammar(grammar::Matcher& m, TokenOutput* o) {
+  if (!m.accept(o->token)) {
+    // The token was sampled under the matcher's own mask: this is a bug, not a user error.
+    if (!o->finished) (void)scheduler_.finish_request(o->request_id, FinishReason::kAbort);
+    o->finished = true;
+    o->finish_reason = FinishReason::kAbort;
+    o->error = "internal error: the grammar rejected sampled token " + std::to_string(o->token);
+    return;
+  }
+  // Complete, and nothing but eos may follow (or eos was accepted but did not
+  // stop the request): end it now rather than spend a step on the eos.
+  if (!o->finished && (m.is_terminated() || m.must_end())) {
+    (void)scheduler_.finish_request(o->request_id, FinishReason::kStop);
+    o->finished = true;
+    o->finish_reason = FinishReason::kStop;
+  }
 }
 
 }  // namespace qs::engine

@@ -60,12 +60,17 @@ class Engine {
   Engine(Qwen2Model& model, Scheduler scheduler, KVCache kv)
       : model_(model), scheduler_(std::move(scheduler)), kv_(std::move(kv)) {}
 
+  // Advances the request's grammar by o->token; finishes the request (stop)
+  // when the value is complete, or with an error if the token is rejected.
+  void advance_grammar(grammar::Matcher& m, TokenOutput* o);
+
   Qwen2Model& model_;
   Scheduler scheduler_;
   KVCache kv_;
   sampling::Sampler sampler_;
   Batch batch_;
   std::vector<float> logits_;  // [rows][vocab]
+  std::vector<uint8_t> mask_;  // [vocab] grammar mask of the row being sampled
   uint64_t num_steps_ = 0;
 };
 

@@ -4,10 +4,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string_view>
 #include <vector>
 
+#include "grammar/compiled_grammar.h"
+#include "grammar/matcher.h"
 #include "sampling/rng.h"
 #include "sampling/sampling_params.h"
 #include "sampling/token_history.h"
@@ -41,6 +44,13 @@ struct Request {
   sampling::SamplingParams sampling;
   sampling::TokenHistory history;    // for penalties; kept by append_output()
   std::optional<sampling::Rng> rng;  // the engine seeds it (params.seed or entropy)
+
+  // Structured output: set by the caller; the engine makes `matcher` from it
+  // in add(), masks every sampled token with it, and ends the request (stop)
+  // once the value is complete. With a grammar, min_tokens is ignored and
+  // the grammar's eos ids always stop (even with ignore_eos).
+  std::shared_ptr<const grammar::CompiledGrammar> grammar;
+  std::shared_ptr<grammar::Matcher> matcher;
 
   // Set by the scheduler.
   RequestStatus status = RequestStatus::kWaiting;

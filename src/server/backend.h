@@ -11,6 +11,7 @@
 
 #include "engine/engine_client.h"
 #include "formats/generation_config.h"
+#include "grammar/structured_output.h"
 #include "tokenizer/tokenizer.h"
 
 namespace qs::server {
@@ -24,6 +25,10 @@ struct Backend {
   int64_t max_model_len = 0;       // prompt + output, = the scheduler's max_seq_len
   int64_t vocab_size = 0;          // the model's (logits) vocabulary
   int64_t created = 0;             // unix time the model was loaded (/v1/models)
+  // Structured output (response_format, forced tool calls): compiled grammars
+  // over the tokenizer's vocabulary padded to vocab_size. nullptr = the
+  // server rejects response_format json_object/json_schema with a 400.
+  std::shared_ptr<grammar::GrammarCache> grammars;
 };
 
 }  // namespace qs::server

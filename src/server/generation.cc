@@ -28,6 +28,7 @@ ApiResult<std::unique_ptr<Generation>> Generation::Start(std::shared_ptr<Backend
     r.sampling = g->job_.params;
     if (r.sampling.seed) r.sampling.seed = *r.sampling.seed + static_cast<uint64_t>(i);
     r.min_tokens = g->job_.min_tokens;
+    r.grammar = g->job_.grammar;  // the engine gives each choice its own matcher
     engine::SubmitResult sub = g->backend_->client->submit(std::move(r));
     if (!sub.add.ok()) {
       // The destructor cancels the choices already submitted.

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "grammar/structured_output.h"
 #include "sampling/sampling_params.h"
 #include "server/backend.h"
 #include "server/metrics.h"
@@ -34,7 +35,8 @@ struct GenerationJob {
   bool include_stop = false;
   bool skip_special = true;
   int n = 1;
-  bool parse_tools = false;  // hold <tool_call> blocks back and parse them at the end
+  bool parse_tools = false;     // hold <tool_call> blocks back and parse them at the end
+  grammar::GrammarPtr grammar;  // constrained decoding (response_format, forced tools); may be null
 };
 
 // Progress of one choice: final text (and the logprobs of the tokens it

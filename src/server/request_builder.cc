@@ -120,6 +120,52 @@ ApiResult<std::vector<int32_t>> encode_chat_prompt(const std::vector<ChatMessage
   return std::move(ids).value();
 }
 
+// The grammar that constrains a chat answer: a forced tool call (tool_choice
+// required / a named function) first, then response_format, then tool_choice
+// auto (free text, but a started <tool_call> block must be well formed).
+static ApiResult<grammar::GrammarPtr> chat_grammar(const ChatCompletionRequest& req,
+                                                   const Backend& b, bool use_tools) {
+  const ToolChoice::Mode mode = req.tool_choice.mode;
+  const bool forced =
+      use_tools && (mode == ToolChoice::Mode::kRequired || mode == ToolChoice::Mode::kFunction);
+  const bool json = req.response_format.type != ResponseFormat::Type::kText;
+  const bool auto_tools = use_tools && mode == ToolChoice::Mode::kAuto;
+  if (!forced && !json && !auto_tools) return grammar::GrammarPtr();
+  if (!b.grammars) {
+    if (auto_tools && !forced && !json) return grammar::GrammarPtr();
+    return ApiError::InvalidRequest("structured output is not available on this server",
+                                    forced ? "tool_choice" : "response_format");
+  }
+  if (forced || auto_tools) {
+    std::vector<grammar::ToolSpec> specs;
+    for (const ToolDef& t : req.tools) specs.push_back({t.name, t.parameters});
+    grammar::ToolMode m = mode == ToolChoice::Mode::kRequired   ? grammar::ToolMode::kRequired
+                          : mode == ToolChoice::Mode::kFunction ? grammar::ToolMode::kNamed
+                                                                : grammar::ToolMode::kAuto;
+    if (forced || !json) {
+      Result<grammar::GrammarPtr> g =
+          b.grammars->tool_call(specs, m, req.tool_choice.function_name);
+      if (g.ok()) return std::move(g).value();
+      // auto: a tool whose parameters the grammar cannot express leaves the answer unconstrained.
+      if (!forced) return grammar::GrammarPtr();
+      return ApiError::InvalidRequest("tools: " + g.status().message(), "tools");
+    }
+  }
+  Result<grammar::GrammarPtr> g = grammar::GrammarPtr();
+  if (req.response_format.type == ResponseFormat::Type::kJsonObject) {
+    g = b.grammars->any_json_object();
+  } else {
+    const nlohmann::json& schema = req.response_format.schema;
+    g = b.grammars->json_schema(schema.is_null() ? nlohmann::json::object() : schema);
+  }
+  if (!g.ok())
+    return ApiError::InvalidRequest("response_format.json_schema.schema: " + g.status().message(),
+                                    req.response_format.type == ResponseFormat::Type::kJsonObject
+                                        ? "response_format"
+                                        : "response_format.json_schema.schema");
+  return std::move(g).value();
+}
+
 ApiResult<GenerationJob> build_chat_job(const ChatCompletionRequest& req, const Backend& b) {
   const bool use_tools = !req.tools.empty() && req.tool_choice.mode != ToolChoice::Mode::kNone;
   ApiResult<std::vector<int32_t>> prompt =
@@ -131,6 +177,9 @@ ApiResult<GenerationJob> build_chat_job(const ChatCompletionRequest& req, const 
   job->params.logprobs = req.logprobs;
   job->params.top_logprobs = req.top_logprobs;
   job->parse_tools = use_tools;
+  ApiResult<grammar::GrammarPtr> g = chat_grammar(req, b, use_tools);
+  if (!g.ok()) return g.error();
+  job->grammar = std::move(g).value();
   return job;
 }
 
