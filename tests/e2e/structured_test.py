@@ -144,6 +144,31 @@ def test_tools(url):
             check_tool_calls([calls[k] for k in sorted(calls)], finish.get(0), what + " stream", only)
 
 
+def test_n_and_auto(url):
+    # n choices share the grammar but each has its own matcher.
+    schema = load(SCHEMAS[0])
+    r = chat(url, {"messages": MSG, "response_format": rf_schema(schema), "n": 3, "seed": 7,
+                   "temperature": 1.2, "max_tokens": 150})
+    check(r.status_code == 200, f"n=3: HTTP {r.status_code} {r.text}")
+    if r.status_code == 200:
+        chs = r.json()["choices"]
+        check(len(chs) == 3, f"n=3: {len(chs)} choices")
+        for ch in chs:
+            validate(ch["message"]["content"], schema, f"n=3 choice {ch['index']}")
+            check(ch["finish_reason"] == "stop", f"n=3: finish_reason {ch['finish_reason']}")
+    # tool_choice auto: free text, or calls whose arguments validate.
+    for seed in range(3):
+        r = chat(url, {"messages": [{"role": "user", "content": "Weather in Paris?"}], "tools": TOOLS,
+                       "seed": seed, "max_tokens": 40})
+        check(r.status_code == 200, f"auto seed={seed}: HTTP {r.status_code} {r.text}")
+        if r.status_code == 200:
+            ch = r.json()["choices"][0]
+            if ch["message"].get("tool_calls"):
+                check_tool_calls(ch["message"]["tool_calls"], ch["finish_reason"], f"auto seed={seed}")
+            else:
+                check(ch["finish_reason"] in ("stop", "length"), f"auto: {ch['finish_reason']}")
+
+
 def test_errors(url):
     bad = {"type": "object", "properties": {"a": {"type": "integer", "multipleOf": 3}}}
     r = chat(url, {"messages": MSG, "response_format": rf_schema(bad), "max_tokens": 10})
@@ -170,7 +195,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         tiny = make_tiny_model(SYNTH, CONFIG, TOKDIR, os.path.join(tmp, "Qwen2.5-tiny-test"))
         with Server(QWENSERVE, tiny) as srv:
-            for t in (test_errors, test_json_object, test_tools, test_schemas):
+            for t in (test_errors, test_json_object, test_tools, test_n_and_auto, test_schemas):
                 print("==", t.__name__, flush=True)
                 t(srv.url)
     if FAILS:
