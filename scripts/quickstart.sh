@@ -17,8 +17,5 @@ if [ -z "$MODEL" ]; then
       --dtype bf16 --tokenizer ../shared/qwen2-tokenizer -o "$MODEL"
   fi
 fi
-if ./build/src/cli/qwenserve serve --help >/dev/null 2>&1; then
-  exec ./build/src/cli/qwenserve serve -m "$MODEL" "$@"
-fi
-# Until the server lands: generate 32 tokens from a prompt of token ids.
-exec ./build/src/cli/qwenserve run -m "$MODEL" --prompt-ids 9707,11,1879,0 -n 32 --temperature 0 "$@"
+echo "quickstart: serving $MODEL (chat page and OpenAI API on http://127.0.0.1:8000)"
+exec ./build/src/cli/qwenserve serve -m "$MODEL" "$@"
