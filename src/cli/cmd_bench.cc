@@ -108,8 +108,9 @@ void bench(const BenchArgs& a) {
       a.model.kv_dtype.c_str());
   // Touch every weight once (a decode step) so RSS counts the mmapped pages.
   decode_tps(*model, a.model, 1, 1);
-  std::printf("load %.0f ms (mmap); resident memory after one decode step %.2f GB (weights %.3f GB)\n",
-              load_s * 1e3, rss_bytes() / 1e9, model->weights().matmul_weight_bytes / 1e9);
+  std::printf(
+      "load %.0f ms (mmap); resident memory after one decode step %.2f GB (weights %.3f GB)\n",
+      load_s * 1e3, rss_bytes() / 1e9, model->weights().matmul_weight_bytes / 1e9);
   const double bw = kernels::measure_read_bandwidth_gbs(&pool);
   const double peak = kernels::measure_bf16_dot_peak_gflops(&pool);
   const double weight_gb = model->weights().matmul_weight_bytes / 1e9;

@@ -24,12 +24,14 @@ struct ChatArgs {
 void chat(const ChatArgs& a) {
   auto model = load_model_or_throw(a.model);
   auto tok = load_tokenizer_or_throw(a.model.dir);
-  sampling::SamplingParams params = resolve_sampling(a.sampling, load_generation_defaults(a.model.dir));
+  sampling::SamplingParams params =
+      resolve_sampling(a.sampling, load_generation_defaults(a.model.dir));
   SingleSequence seq(*model, a.model, a.context);
   std::vector<int32_t> cached;
   std::vector<tokenizer::ChatMessage> history;
   if (!a.system.empty()) history.push_back({"system", a.system, {}});
-  std::fprintf(stderr, "qwenserve chat: type a message; /reset clears the history, Ctrl-D quits.\n");
+  std::fprintf(stderr,
+               "qwenserve chat: type a message; /reset clears the history, Ctrl-D quits.\n");
   std::string line;
   while (std::fprintf(stderr, "> "), std::getline(std::cin, line)) {
     if (line == "/reset") {
@@ -50,18 +52,18 @@ void chat(const ChatArgs& a) {
     }
     tokenizer::StreamDecoder dec(*tok, true);
     std::string answer;
-    GenerationStats st = generate(seq, &cached, ids.value(), a.max_tokens, params, tok->stop_ids(),
-                                  [&](int32_t id) {
-                                    std::string piece = dec.push(id);
-                                    answer += piece;
-                                    std::fputs(piece.c_str(), stdout);
-                                    std::fflush(stdout);
-                                  });
+    GenerationStats st =
+        generate(seq, &cached, ids.value(), a.max_tokens, params, tok->stop_ids(), [&](int32_t id) {
+          std::string piece = dec.push(id);
+          answer += piece;
+          std::fputs(piece.c_str(), stdout);
+          std::fflush(stdout);
+        });
     std::string rest = dec.flush();
     answer += rest;
     std::printf("%s\n", rest.c_str());
-    std::fprintf(stderr, "[%zu tokens, %zu reused from the cache, %.1f tokens/s]\n", st.output_tokens,
-                 st.reused_tokens,
+    std::fprintf(stderr, "[%zu tokens, %zu reused from the cache, %.1f tokens/s]\n",
+                 st.output_tokens, st.reused_tokens,
                  st.total_s > st.ttft_s ? (st.output_tokens - 1) / (st.total_s - st.ttft_s) : 0.0);
     history.push_back({"assistant", answer, {}});
   }

@@ -92,9 +92,11 @@ std::string model_dir(const Golden& g) {
   auto it = made.find(key);
   if (it != made.end()) return it->second;
   std::string dir =
-      (fs::temp_directory_path() / ("qs-golden-" + std::to_string(::getpid()) + "-" + key)).string();
-  Status s = synth::synthesize_model(std::string(QS_SOURCE_DIR) + "/tools/synth/configs/" + g.config,
-                                     g.seed, dir, DType::BF16, QS_TOKENIZER_DATA);
+      (fs::temp_directory_path() / ("qs-golden-" + std::to_string(::getpid()) + "-" + key))
+          .string();
+  Status s =
+      synth::synthesize_model(std::string(QS_SOURCE_DIR) + "/tools/synth/configs/" + g.config,
+                              g.seed, dir, DType::BF16, QS_TOKENIZER_DATA);
   EXPECT_TRUE(s.ok()) << s.message();
   made[key] = dir;
   return dir;
