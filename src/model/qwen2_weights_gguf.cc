@@ -14,6 +14,8 @@
 #include "kernels/quant.h"
 #include "model/qwen2_weights.h"
 
+#include "model/qwen2_layout.h"
+
 namespace qs {
 namespace {
 
@@ -226,35 +228,7 @@ Result<std::unique_ptr<Qwen2Weights>> bind_qwen2_weights_gguf(const GgufFile& f,
                                                               const WeightQuantization& wq) {
   auto w = std::make_unique<Qwen2Weights>();
   GgufBinder b(f, wq, w.get());
-  const int64_t H = c.hidden_size, I = c.intermediate_size, V = c.vocab_size;
-  const int64_t qd = c.num_attention_heads * c.head_dim;
-  const int64_t kvd = c.num_key_value_heads * c.head_dim;
-  QS_ASSIGN_OR_RETURN(w->embed, b.matrix("model.embed_tokens.weight", V, H));
-  w->matmul_weight_bytes = 0;  // the embedding is gathered, not streamed
-  if (c.tie_word_embeddings) {
-    w->lm_head = w->embed;
-    w->matmul_weight_bytes += w->embed.bytes;
-  } else {
-    QS_ASSIGN_OR_RETURN(w->lm_head, b.matrix("lm_head.weight", V, H));
-  }
-  QS_ASSIGN_OR_RETURN(w->final_norm, b.vector("model.norm.weight", H));
-  w->layers.resize(c.num_hidden_layers);
-  for (int l = 0; l < c.num_hidden_layers; ++l) {
-    const std::string p = "model.layers." + std::to_string(l) + ".";
-    Qwen2LayerWeights& L = w->layers[l];
-    QS_ASSIGN_OR_RETURN(L.input_norm, b.vector(p + "input_layernorm.weight", H));
-    QS_ASSIGN_OR_RETURN(L.q_proj, b.matrix(p + "self_attn.q_proj.weight", qd, H));
-    QS_ASSIGN_OR_RETURN(L.q_bias, b.vector(p + "self_attn.q_proj.bias", qd));
-    QS_ASSIGN_OR_RETURN(L.k_proj, b.matrix(p + "self_attn.k_proj.weight", kvd, H));
-    QS_ASSIGN_OR_RETURN(L.k_bias, b.vector(p + "self_attn.k_proj.bias", kvd));
-    QS_ASSIGN_OR_RETURN(L.v_proj, b.matrix(p + "self_attn.v_proj.weight", kvd, H));
-    QS_ASSIGN_OR_RETURN(L.v_bias, b.vector(p + "self_attn.v_proj.bias", kvd));
-    QS_ASSIGN_OR_RETURN(L.o_proj, b.matrix(p + "self_attn.o_proj.weight", H, qd));
-    QS_ASSIGN_OR_RETURN(L.post_attn_norm, b.vector(p + "post_attention_layernorm.weight", H));
-    QS_ASSIGN_OR_RETURN(L.gate_proj, b.matrix(p + "mlp.gate_proj.weight", I, H));
-    QS_ASSIGN_OR_RETURN(L.up_proj, b.matrix(p + "mlp.up_proj.weight", I, H));
-    QS_ASSIGN_OR_RETURN(L.down_proj, b.matrix(p + "mlp.down_proj.weight", H, I));
-  }
+  QS_RETURN_IF_ERROR(bind_qwen2_layout(b, c, c.tie_word_embeddings, w.get()));
   return w;
 }
 
