@@ -44,6 +44,29 @@ bool collect(Generation& gen, const std::function<void(ChoiceDelta&&)>& on_delta
   return error->message.empty();
 }
 
+// Polls a streaming generation to its end, then writes the error or the usage
+// chunk and [DONE]. A client that goes away cancels the generation (its
+// sequences are freed at once). Returns false when the stream was cut.
+bool stream_to_end(SseWriter& w, httplib::DataSink& sink, Generation& gen,
+                   const std::function<void(ChoiceDelta&&)>& on_delta,
+                   const std::function<nlohmann::json(const Usage&)>& usage_chunk,
+                   bool include_usage) {
+  ApiError err;
+  while (!w.broken() && gen.poll(kPollInterval, on_delta, &err)) w.keep_alive();
+  if (w.broken()) {
+    gen.cancel();
+    return false;
+  }
+  if (!err.message.empty())
+    w.write(sse_error(err));
+  else if (include_usage)
+    w.write(sse_event(usage_chunk(gen.usage())));
+  w.write(sse_done());
+  if (w.broken()) return false;
+  sink.done();
+  return true;
+}
+
 // State a streaming response keeps alive until its last byte.
 struct StreamState {
   std::unique_ptr<Generation> gen;
@@ -121,7 +144,6 @@ void handle_chat(HttpServer::Impl& s, const httplib::Request& req, httplib::Resp
         SseWriter w(sink);
         const StreamHeader& h = st->header;
         for (int i = 0; i < st->gen->n(); ++i) w.write(sse_event(chat_chunk_role(h, i)));
-        ApiError err;
         auto on_delta = [&](ChoiceDelta&& d) {
           if (!d.text.empty() || (logprobs && !d.logprobs.empty()))
             w.write(sse_event(
@@ -134,19 +156,9 @@ void handle_chat(HttpServer::Impl& s, const httplib::Request& req, httplib::Resp
           }
           w.write(sse_event(chat_chunk_finish(h, d.index, d.reason)));
         };
-        while (!w.broken() && st->gen->poll(kPollInterval, on_delta, &err)) w.keep_alive();
-        if (w.broken()) {
-          st->gen->cancel();  // the client went away: free its sequences now
-          return false;
-        }
-        if (!err.message.empty())
-          w.write(sse_error(err));
-        else if (h.include_usage)
-          w.write(sse_event(chat_chunk_usage(h, st->gen->usage())));
-        w.write(sse_done());
-        if (w.broken()) return false;
-        sink.done();
-        return true;
+        return stream_to_end(
+            w, sink, *st->gen, on_delta, [&](const Usage& u) { return chat_chunk_usage(h, u); },
+            h.include_usage);
       },
       [st](bool) { st->gen->cancel(); });
 }
@@ -221,7 +233,6 @@ void handle_completion(HttpServer::Impl& s, const httplib::Request& req, httplib
             w.write(sse_event(completion_chunk(h, ch)));
           }
         }
-        ApiError err;
         auto on_delta = [&](ChoiceDelta&& d) {
           if (d.text.empty() && !d.finished && !(logprobs && !d.logprobs.empty())) return;
           CompletionChoice ch;
@@ -233,19 +244,9 @@ void handle_completion(HttpServer::Impl& s, const httplib::Request& req, httplib
           ch.finish_reason = d.finished ? d.reason : FinishReason::kNone;
           w.write(sse_event(completion_chunk(h, ch)));
         };
-        while (!w.broken() && st->gen->poll(kPollInterval, on_delta, &err)) w.keep_alive();
-        if (w.broken()) {
-          st->gen->cancel();
-          return false;
-        }
-        if (!err.message.empty())
-          w.write(sse_error(err));
-        else if (h.include_usage)
-          w.write(sse_event(completion_chunk_usage(h, st->gen->usage())));
-        w.write(sse_done());
-        if (w.broken()) return false;
-        sink.done();
-        return true;
+        return stream_to_end(
+            w, sink, *st->gen, on_delta,
+            [&](const Usage& u) { return completion_chunk_usage(h, u); }, h.include_usage);
       },
       [st](bool) { st->gen->cancel(); });
 }
