@@ -207,14 +207,15 @@ TEST(QuantMatmul, RefMatchesDequantizedMath) {
   }
 }
 
+// bias_mode: 0 without bias, 1 with, -1 by the parity of m + n.
 void check_tables_equal_ref(size_t m, size_t k, size_t n, int fmt, size_t off, ThreadPool* pool,
-                            std::mt19937& rng) {
+                            std::mt19937& rng, int bias_mode = -1) {
   Packed p = fmt == 0 ? make_q8(n, k, rng) : make_q4(n, k, fmt == 1 ? 32 : 128, rng);
   auto x = testing::random_floats(m * k, rng, -3, 3);
   auto bias = testing::random_floats(n, rng);
   testing::Shifted<float> xs(x, off);
   std::vector<float> want(m * n);
-  const bool with_bias = (m + n) % 2 == 0;
+  const bool with_bias = bias_mode < 0 ? (m + n) % 2 == 0 : bias_mode == 1;
   run(ref(), p, x.data(), m, with_bias ? bias.data() : nullptr, want.data(), nullptr);
   for (const KernelTable* t : testing::simd_tables()) {
     Out y(m * n, off);
@@ -235,6 +236,91 @@ TEST(QuantMatmul, SimdTablesEqualRefBitwiseOnAwkwardShapes) {
           if (fmt == 2 && k % 128) continue;
           check_tables_equal_ref(m, k, n, fmt, (k + n + m) % 2, (n % 2) ? &pool : nullptr, rng);
         }
+}
+
+// The AVX2 tiles: 4 rows x 8 outputs, single rows x 16; shapes around their
+// edges (m % 4, n % 8, n % 16), both bias modes, misaligned x and y.
+TEST(QuantMatmul, SimdTablesEqualRefAroundTileEdges) {
+  std::mt19937 rng(8);
+  ThreadPool pool(2);
+  for (int fmt = 0; fmt < 3; ++fmt)
+    for (size_t k : {32, 64, 96, 896})
+      for (size_t n : {1, 8, 9, 15, 16, 17, 24, 33, 100})
+        for (size_t m : {1, 2, 3, 5, 17}) {
+          if (fmt == 2 && k % 128) continue;
+          if (k == 896 && m > 5 && n < 100) continue;  // (keeps the ref's time down)
+          for (int with_bias : {0, 1})
+            check_tables_equal_ref(m, k, n, fmt, (m + with_bias) % 2, (n % 2) ? &pool : nullptr,
+                                   rng, with_bias);
+        }
+}
+
+// Extreme values where a u8 x s8 vpmaddubsw pair would saturate int16 (or an
+// int16 block sum overflow): all |q| at the maximum, x at +-127 with the
+// weights' signs, so every product has the same sign. kQ8_0 also gets the
+// byte -128 (0 stored), which GGUF Q8_0 files may contain.
+TEST(QuantMatmul, ExtremeValuesDoNotSaturate) {
+  const size_t k = 128, n = 20, m = 3;
+  std::mt19937 rng(9);
+  // q8: weights in {-128, -127, 127}, x = +-1 with the weight's sign (row 0),
+  // the opposite sign (row 1), random sign (row 2); every block's max is 1 -> qx = +-127.
+  std::vector<uint8_t> q8(quant::q8_0_bytes(n, k));
+  std::vector<int8_t> wq(n * k);
+  for (size_t j = 0; j < n; ++j)
+    for (size_t t = 0; t < k; ++t) {
+      const int r = static_cast<int>((j + t) % 5);
+      wq[j * k + t] = static_cast<int8_t>(r == 0 ? -128 : r < 3 ? -127 : 127);
+    }
+  quant::pack_q8_0(
+      n, k,
+      [&](size_t j, quant::BlockQ8_0* b) {
+        for (size_t c = 0; c < k / 32; ++c) {
+          b[c].d = f32_to_f16(0.01f * static_cast<float>(j + 1));
+          std::memcpy(b[c].qs, &wq[j * k + c * 32], 32);
+        }
+      },
+      q8.data(), nullptr);
+  // q4: all nibbles 15 and x = +-1 all of one sign per row.
+  const size_t g = 32;
+  std::vector<uint8_t> q4(quant::q4_bytes(n, k, g));
+  quant::pack_q4(
+      n, k, g,
+      [&](size_t, uint8_t* q, uint16_t* s, uint16_t* mn) {
+        std::fill(q, q + k, uint8_t{15});
+        std::fill(s, s + k / g, f32_to_f16(0.5f));
+        std::fill(mn, mn + k / g, f32_to_f16(-1.0f));
+      },
+      q4.data(), nullptr);
+  for (size_t j0 = 0; j0 < n; j0 += n - 1) {  // weight signs of output rows 0 and n-1
+    std::vector<float> x(m * k);
+    for (size_t t = 0; t < k; ++t) {
+      const float sgn = wq[j0 * k + t] < 0 ? -1.0f : 1.0f;
+      x[t] = sgn;
+      x[k + t] = -sgn;
+      x[2 * k + t] = (rng() % 2) ? 1.0f : -1.0f;
+    }
+    std::vector<float> x4(m * k);
+    for (size_t t = 0; t < k; ++t) {
+      x4[t] = 1.0f;
+      x4[k + t] = -1.0f;
+      x4[2 * k + t] = (t % 7) ? 1.0f : -1.0f;
+    }
+    std::vector<float> want8(m * n), want4(m * n);
+    ref().matmul_q8_0(x.data(), m, k, q8.data(), n, nullptr, want8.data(), nullptr);
+    ref().matmul_q4(x4.data(), m, k, q4.data(), n, g, nullptr, want4.data(), nullptr);
+    // Sanity of the ref itself: row 0 of output j0 is sum |q| * 127 * d * dx.
+    double s = 0;
+    for (size_t t = 0; t < k; ++t) s += std::abs(int(wq[j0 * k + t])) * 127.0;
+    EXPECT_NEAR(want8[j0], s * 0.01 * double(j0 + 1) / 127.0, 1e-3 * s * 0.01 * double(j0 + 1));
+    EXPECT_NEAR(want4[0], k * (0.5 * 15 - 1.0), 1e-3 * k * 7.5);
+    for (const KernelTable* t : testing::simd_tables()) {
+      std::vector<float> y(m * n);
+      t->matmul_q8_0(x.data(), m, k, q8.data(), n, nullptr, y.data(), nullptr);
+      EXPECT_EQ(0, std::memcmp(y.data(), want8.data(), m * n * 4)) << t->name << " q8_0";
+      t->matmul_q4(x4.data(), m, k, q4.data(), n, g, nullptr, y.data(), nullptr);
+      EXPECT_EQ(0, std::memcmp(y.data(), want4.data(), m * n * 4)) << t->name << " q4";
+    }
+  }
 }
 
 TEST(QuantMatmul, RealShapes) {
