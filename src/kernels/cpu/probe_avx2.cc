@@ -11,6 +11,7 @@ double avx2_fma_loop(size_t iters) {
   for (int i = 0; i < 10; ++i) acc[i] = _mm256_set1_ps(static_cast<float>(i));
   __m256 a = _mm256_set1_ps(0.999f), b = _mm256_set1_ps(1e-3f);
   for (size_t it = 0; it < iters; ++it) {
+#pragma GCC unroll 10
     for (int i = 0; i < 10; ++i) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
     __asm__ volatile("" : "+x"(a));
   }
