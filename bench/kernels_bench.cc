@@ -1,11 +1,16 @@
 // Kernel micro-benchmark: decode GEMV (m = 1) bandwidth as a fraction of the
 // measured read bandwidth, and prefill GEMM throughput as a fraction of the
 // measured vdpbf16ps peak, for every kernel table, at Qwen2.5-0.5B shapes.
-// Usage: kernels_bench [threads]   (default: all cores)
+// Quantized matmuls (q8_0, q4 g32, q4 g128): GEMV bandwidth over the packed
+// bytes and GEMM m=512 integer throughput, every table (ref GEMV too, as the
+// baseline the SIMD tables replace; ref GEMM is too slow to run).
+// Usage: kernels_bench [threads] [quant]   (default: all cores; `quant`: only
+// the quantized lines)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -14,6 +19,7 @@
 #include "core/thread_pool.h"
 #include "kernels/kernels.h"
 #include "kernels/probe.h"
+#include "kernels/quant.h"
 
 namespace {
 
@@ -41,6 +47,116 @@ double time_call(MatmulFn fn, const float* x, size_t m, size_t k, const uint16_t
   return best;
 }
 
+// A hash-derived weight in [-0.05, 0.05) (fast to generate for ~10^8 values).
+float wval(size_t j, size_t i) {
+  uint32_t h = static_cast<uint32_t>(j * 2654435761u) ^ static_cast<uint32_t>(i * 40503u);
+  h ^= h >> 13;
+  h *= 0x5bd1e995u;
+  return (static_cast<float>(h >> 8) / 16777216.0f - 0.5f) * 0.1f;
+}
+
+// `rows` x k packed in one quantized format (group 0 = q8_0); row groups of 16
+// are contiguous, so rows [c*n, (c+1)*n) (n % 16 == 0) form copy c of an n x k matrix.
+struct QuantW {
+  size_t group = 0, k = 0, rows = 0, stride = 0;  // stride: bytes per 16 rows
+  qs::AlignedPtr<uint8_t> buf;
+  const uint8_t* copy(size_t n, size_t c) const { return buf.get() + c * (n / 16) * stride; }
+};
+
+QuantW pack_quant(size_t group, size_t rows, size_t k, qs::ThreadPool* pool) {
+  namespace q = qs::kernels::quant;
+  QuantW w;
+  w.group = group;
+  w.k = k;
+  w.rows = rows;
+  w.stride = group ? q::q4_bytes(16, k, group) : q::q8_0_bytes(16, k);
+  w.buf = qs::aligned_alloc_array<uint8_t>(group ? q::q4_bytes(rows, k, group)
+                                                 : q::q8_0_bytes(rows, k));
+  if (group == 0) {
+    q::pack_q8_0(
+        rows, k,
+        [k](size_t j, q::BlockQ8_0* b) {
+          std::vector<float> r(k);
+          for (size_t i = 0; i < k; ++i) r[i] = wval(j, i);
+          q::quantize_row_q8_0(r.data(), k, b);
+        },
+        w.buf.get(), pool);
+  } else {
+    q::pack_q4(
+        rows, k, group,
+        [k, group](size_t j, uint8_t* qv, uint16_t* sv, uint16_t* mv) {
+          std::vector<float> r(k);
+          for (size_t i = 0; i < k; ++i) r[i] = wval(j, i);
+          q::quantize_row_q4(r.data(), k, group, qv, sv, mv);
+        },
+        w.buf.get(), pool);
+  }
+  return w;
+}
+
+// Best time of one quantized matmul over `reps`, each on another copy of W.
+double time_quant(const qs::kernels::KernelTable& t, const QuantW& w, const float* x, size_t m,
+                  size_t n, float* y, qs::ThreadPool* pool, int reps) {
+  const size_t copies = std::max<size_t>(1, w.rows / n);
+  auto call = [&](const uint8_t* wp) {
+    if (w.group == 0) {
+      t.matmul_q8_0(x, m, w.k, wp, n, nullptr, y, pool);
+    } else {
+      t.matmul_q4(x, m, w.k, wp, n, w.group, nullptr, y, pool);
+    }
+  };
+  call(w.copy(n, 0));
+  double best = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    const uint8_t* wp = w.copy(n, (r + 1) % copies);
+    double t0 = now_s();
+    call(wp);
+    best = std::min(best, now_s() - t0);
+  }
+  return best;
+}
+
+// Quantized GEMV (m = 1) and GEMM (m = 512) lines for every table, one format
+// at a time (packed once per k: at least 64M weights, so copies exceed the caches).
+void bench_quant(const float* x, float* y, double bw, qs::ThreadPool* pool) {
+  size_t nt = 0;
+  const qs::kernels::KernelTable* const* tables = qs::kernels::available(&nt);
+  const size_t gemv[][2] = {{896, 896}, {128, 896}, {4864, 896}, {896, 4864}, {151936, 896}};
+  const size_t gemm[][2] = {{4864, 896}, {896, 4864}, {896, 896}};
+  const struct {
+    const char* name;
+    size_t group;
+  } fmts[] = {{"q8_0", 0}, {"q4 g32", 32}, {"q4 g128", 128}};
+  for (const auto& f : fmts) {
+    QuantW w896 = pack_quant(f.group, 151936, 896, pool);
+    QuantW w4864 = pack_quant(f.group, (size_t{64} << 20) / 4864 / 16 * 16, 4864, pool);
+    for (size_t ti = 0; ti < nt; ++ti) {
+      const auto& t = *tables[ti];
+      const bool is_ref = ti == 0;
+      std::printf("== %s table %s ==\n", f.name, t.name);
+      std::printf("decode GEMV m=1:\n");
+      for (auto& s : gemv) {
+        const size_t n = s[0], k = s[1];
+        if (is_ref && n > 4864) continue;
+        const QuantW& w = k == 896 ? w896 : w4864;
+        double sec = time_quant(t, w, x, 1, n, y, pool, is_ref ? 3 : 50);
+        double gbs = static_cast<double>(n / 16 * w.stride) / sec / 1e9;
+        std::printf("  n=%6zu k=%5zu  %8.1f us  %6.1f GB/s  %5.1f%% of bandwidth\n", n, k,
+                    sec * 1e6, gbs, 100 * gbs / bw);
+      }
+      if (is_ref) continue;
+      std::printf("prefill GEMM m=512:\n");
+      for (auto& s : gemm) {
+        const size_t n = s[0], k = s[1], m = 512;
+        const QuantW& w = k == 896 ? w896 : w4864;
+        double sec = time_quant(t, w, x, m, n, y, pool, 3);
+        std::printf("  n=%6zu k=%5zu  %8.2f ms  %6.0f GOP/s\n", n, k, sec * 1e3,
+                    2.0 * m * n * k / sec / 1e9);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -66,7 +182,8 @@ int main(int argc, char** argv) {
   const qs::kernels::KernelTable* const* tables = qs::kernels::available(&nt);
   const size_t gemv[][2] = {{896, 896}, {128, 896}, {4864, 896}, {896, 4864}, {151936, 896}};
   const size_t gemm[][2] = {{4864, 896}, {896, 4864}, {896, 896}};
-  for (size_t ti = 1; ti < nt; ++ti) {  // ref is too slow to be interesting
+  const bool quant_only = argc > 2 && std::strcmp(argv[2], "quant") == 0;
+  for (size_t ti = 1; ti < nt && !quant_only; ++ti) {  // ref is too slow to be interesting
     const auto* t = tables[ti];
     std::printf("== table %s ==\n", t->name);
     for (bool lowp : {false, true}) {
@@ -90,5 +207,6 @@ int main(int argc, char** argv) {
       }
     }
   }
+  bench_quant(x.data(), y.data(), bw, &pool);
   return 0;
 }

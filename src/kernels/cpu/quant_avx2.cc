@@ -83,6 +83,10 @@ void quantize_x_avx2(const float* x, size_t m, size_t k, QuantizedX* out) {
   }
 }
 
+// Keeps v in a register as it is: stops GCC from re-associating an
+// accumulator chain into a tree of partial sums, which spills at MR = 4.
+inline void keep(__m256i& v) { asm("" : "+x"(v)); }
+
 inline __m256 load_f16x8(const uint8_t* p) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
@@ -126,6 +130,7 @@ inline void tile_q8(const XRows* xr, const uint8_t* wg, size_t nb, int h0, __m25
         for (int h = 0; h < NH; ++h) {
           const __m256i p16 = _mm256_maddubs_epi16(wa[h], _mm256_sign_epi8(xv, ws[h]));
           iacc[i][h] = _mm256_add_epi32(iacc[i][h], _mm256_madd_epi16(p16, ones));
+          keep(iacc[i][h]);
         }
       }
     }
@@ -147,47 +152,54 @@ inline void tile_q4(const XRows* xr, const uint8_t* wg, size_t nb, size_t group,
   __m256 facc[MR][NH];
   for (int i = 0; i < MR; ++i)
     for (int h = 0; h < NH; ++h) facc[i][h] = _mm256_setzero_ps();
-  const size_t ng = nb * 32 / group;
+  const size_t ng = nb * 32 / group, bpg = group / 32;
   const uint8_t* sc = wg + nb * 256 + h0 * 16;
   const uint8_t* mn = sc + ng * 32;
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   const __m256i ones = _mm256_set1_epi16(1);
-  for (size_t b = 0; b < nb; ++b) {
-    __m256i acc16[MR][NH];  // s16 pair sums of the block (<= 8 * 3810, exact)
-    for (int i = 0; i < MR; ++i)
-      for (int h = 0; h < NH; ++h) acc16[i][h] = _mm256_setzero_si256();
-    const uint8_t* wb = wg + b * 256 + h0 * 32;
-    if (MR == 1) {
-      _mm_prefetch(reinterpret_cast<const char*>(wb + 2048), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(wb + 2048 + 128), _MM_HINT_T0);
-    }
-    for (int p = 0; p < 4; ++p) {
-      __m256i lo[NH], hi[NH];
-      for (int h = 0; h < NH; ++h) {
-        const __m256i v =
-            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + p * 64 + h * 32));
-        lo[h] = _mm256_and_si256(v, low4);
-        hi[h] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
-      }
-      for (int i = 0; i < MR; ++i) {
-        const int8_t* xq = xr[i].q + b * 32 + p * 8;
-        const __m256i xl = _mm256_set1_epi32(load_i32(xq));
-        const __m256i xh = _mm256_set1_epi32(load_i32(xq + 4));
-        for (int h = 0; h < NH; ++h)
-          acc16[i][h] = _mm256_add_epi16(
-              acc16[i][h],
-              _mm256_add_epi16(_mm256_maddubs_epi16(lo[h], xl), _mm256_maddubs_epi16(hi[h], xh)));
-      }
-    }
-    const size_t g = b * 32 / group;
+  for (size_t g = 0; g < ng; ++g) {
+    __m256 s[NH], m[NH];
     for (int h = 0; h < NH; ++h) {
-      const __m256 s = load_f16x8(sc + g * 32 + h * 16), m = load_f16x8(mn + g * 32 + h * 16);
-      for (int i = 0; i < MR; ++i) {
-        const __m256i isum = _mm256_madd_epi16(acc16[i][h], ones);
-        facc[i][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum),
-                                     _mm256_mul_ps(s, _mm256_set1_ps(xr[i].dx[b])), facc[i][h]);
-        facc[i][h] = _mm256_fmadd_ps(m, _mm256_set1_ps(xr[i].xs[b]), facc[i][h]);
+      s[h] = load_f16x8(sc + g * 32 + h * 16);
+      m[h] = load_f16x8(mn + g * 32 + h * 16);
+    }
+    for (size_t b = g * bpg; b < (g + 1) * bpg; ++b) {
+      __m256i acc16[MR][NH];  // s16 pair sums of the block (<= 8 * 3810, exact)
+      for (int i = 0; i < MR; ++i)
+        for (int h = 0; h < NH; ++h) acc16[i][h] = _mm256_setzero_si256();
+      const uint8_t* wb = wg + b * 256 + h0 * 32;
+      if (MR == 1) {
+        _mm_prefetch(reinterpret_cast<const char*>(wb + 2048), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(wb + 2048 + 128), _MM_HINT_T0);
       }
+      for (int p = 0; p < 4; ++p) {
+        __m256i lo[NH], hi[NH];
+        for (int h = 0; h < NH; ++h) {
+          const __m256i v =
+              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + p * 64 + h * 32));
+          lo[h] = _mm256_and_si256(v, low4);
+          hi[h] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+        }
+        for (int i = 0; i < MR; ++i) {
+          const int8_t* xq = xr[i].q + b * 32 + p * 8;
+          const __m256i xl = _mm256_set1_epi32(load_i32(xq));
+          const __m256i xh = _mm256_set1_epi32(load_i32(xq + 4));
+          for (int h = 0; h < NH; ++h) {
+            acc16[i][h] = _mm256_add_epi16(acc16[i][h], _mm256_maddubs_epi16(lo[h], xl));
+            keep(acc16[i][h]);
+            acc16[i][h] = _mm256_add_epi16(acc16[i][h], _mm256_maddubs_epi16(hi[h], xh));
+            keep(acc16[i][h]);
+          }
+        }
+      }
+      for (int h = 0; h < NH; ++h)
+        for (int i = 0; i < MR; ++i) {
+          const __m256i isum = _mm256_madd_epi16(acc16[i][h], ones);
+          facc[i][h] =
+              _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum),
+                              _mm256_mul_ps(s[h], _mm256_set1_ps(xr[i].dx[b])), facc[i][h]);
+          facc[i][h] = _mm256_fmadd_ps(m[h], _mm256_set1_ps(xr[i].xs[b]), facc[i][h]);
+        }
     }
   }
   for (int i = 0; i < MR; ++i)
