@@ -92,6 +92,11 @@ int main(int argc, char** argv) {
   }
 
   std::vector<double> compile_us, cold_us, warm_us, accept_us, first_us;
+  struct Slow {
+    double us;
+    std::string where;
+  };
+  std::vector<Slow> slow;  // the slowest masks, with what they computed
   std::vector<uint8_t> mask(vocab->size());
   std::mt19937_64 rng(42);
   long incomplete = 0;
@@ -111,10 +116,21 @@ int main(int argc, char** argv) {
     }
     for (int run = 0; run < runs; ++run) {
       grammar::Matcher m(g);
+      std::string text;
       for (int s = 0; s < steps && !m.is_terminated(); ++s) {
+        size_t computed = g->masks_computed();
         double m0 = cpu_us();
         m.fill_mask(mask.data(), steps - s);
         double dt = cpu_us() - m0;
+        if (dt > 1000) {
+          std::string tail = text.substr(text.size() > 40 ? text.size() - 40 : 0);
+          for (char& c : tail)
+            if (c == '\n') c = '|';
+          char buf[256];
+          std::snprintf(buf, sizeof buf, "%s run %d step %d, %zu sets computed, after ...%s",
+                        f.filename().c_str(), run, s, g->masks_computed() - computed, tail.c_str());
+          slow.push_back({dt, buf});
+        }
         (run == 0 ? cold_us : warm_us).push_back(dt);
         if (s == 0 && run == 0) first_us.push_back(dt);
         std::vector<int32_t> allowed;
@@ -124,6 +140,7 @@ int main(int argc, char** argv) {
         int32_t pick = allowed[rng() % allowed.size()];
         double a0 = cpu_us();
         bool ok = m.accept(pick);
+        if (!vocab->is_eos(pick)) text += vocab->bytes(pick);
         accept_us.push_back(cpu_us() - a0);
         if (!ok) {
           std::fprintf(stderr, "%s: allowed token %d refused\n", f.filename().c_str(), pick);
@@ -144,6 +161,10 @@ int main(int argc, char** argv) {
   report("first mask of a request", first_us, "us");
   report("accept", accept_us, "us");
   std::printf("walks not terminated within the budget: %ld\n", incomplete);
+  std::sort(slow.begin(), slow.end(), [](const Slow& a, const Slow& b) { return a.us > b.us; });
+  std::printf("masks over 1 ms: %zu; the slowest:\n", slow.size());
+  for (size_t i = 0; i < slow.size() && i < 12; ++i)
+    std::printf("  %8.1f us  %s\n", slow[i].us, slow[i].where.c_str());
 
   if (!model_dir.empty()) {
     ModelOptions mo;

@@ -1,7 +1,11 @@
 #include "grammar/compiled_grammar.h"
 
+#include <time.h>
 #include <algorithm>
 #include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
 #include <queue>
 
 namespace qs::grammar {
@@ -62,6 +66,12 @@ int32_t StackArena::state_at(uint32_t pos, int32_t parent) {
   return intern(&out);
 }
 
+int32_t StackArena::state_of_positions(const std::vector<int32_t>& positions) {
+  std::vector<int32_t> out;
+  for (int32_t p : positions) out.push_back(node(static_cast<uint32_t>(p), -1));
+  return intern(&out);
+}
+
 int32_t StackArena::initial() {
   std::vector<int32_t> out;
   for (uint32_t a : g_.alts[g_.root]) expand(norm(a, -1), &out);
@@ -80,7 +90,8 @@ int32_t StackArena::step(int32_t state, uint8_t byte) {
     expand(norm(pos + 1, parent), &out);
   }
   int32_t next = intern(&out);
-  trans_[key] = next;
+  const size_t row = static_cast<size_t>(state) * 256;
+  for (uint8_t b : g_.class_bytes[g_.byte_class[byte]]) trans_[row + b] = next;
   return next;
 }
 
@@ -180,35 +191,81 @@ CompiledGrammar::CompiledGrammar(std::shared_ptr<const Vocabulary> vocab, Gramma
             FlatElem{e.kind == Elem::kBytes ? FlatElem::kBytes : FlatElem::kRule, e.id});
       flat_.elems.push_back(FlatElem{FlatElem::kEnd, 0});
     }
-  masks_.resize(flat_.elems.size());
   shortest_derivations(&flat_);
+  // Byte classes: bytes with the same membership in every set.
+  std::map<std::vector<bool>, uint8_t> classes;
+  for (int b = 0; b < 256; ++b) {
+    std::vector<bool> sig(flat_.sets.size());
+    for (size_t k = 0; k < flat_.sets.size(); ++k)
+      sig[k] = flat_.sets[k].has(static_cast<uint8_t>(b));
+    auto [it, added] =
+        classes.emplace(std::move(sig), static_cast<uint8_t>(flat_.class_bytes.size()));
+    if (added) flat_.class_bytes.emplace_back();
+    flat_.byte_class[b] = it->second;
+    flat_.class_bytes[it->second].push_back(static_cast<uint8_t>(b));
+  }
 }
 
-const PositionMask& CompiledGrammar::position_mask(uint32_t pos) const {
+size_t CompiledGrammar::masks_computed() const {
   std::lock_guard<std::mutex> lock(mu_);
-  if (masks_[pos]) return *masks_[pos];
+  return computed_;
+}
+
+std::shared_ptr<const PositionMask> CompiledGrammar::top_mask(
+    const std::vector<int32_t>& tops) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = masks_.find(tops);
+  if (it != masks_.end()) return it->second;
+  if (mask_bytes_ > kMaxMaskBytes) {  // requests holding a mask keep it alive
+    masks_.clear();
+    mask_bytes_ = 0;
+  }
+  timespec ts0{}, ts1{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts0);
+  std::shared_ptr<const PositionMask> m = compute_mask(tops);
+  if (getenv("QS_GDEBUG"))
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts1),
+        fprintf(stderr, "  %.1f us\n",
+                (ts1.tv_sec - ts0.tv_sec) * 1e6 + (ts1.tv_nsec - ts0.tv_nsec) * 1e-3);
+  ++computed_;
+  mask_bytes_ += m->bytes() + tops.size() * 4;
+  masks_.emplace(tops, m);
+  return m;
+}
+
+// Under mu_.
+std::shared_ptr<const PositionMask> CompiledGrammar::compute_mask(
+    const std::vector<int32_t>& tops) const {
   if (!arena_) arena_ = std::make_unique<StackArena>(flat_);
-  auto m = std::make_unique<PositionMask>();
-  m->accepted.assign(words(), 0);
+  auto m = std::make_shared<PositionMask>();
   const Vocabulary& v = *vocab_;
   const std::vector<int32_t>& ids = v.sorted();
-  int32_t start = arena_->state_at(pos, -1);
-  walk_tokens(*arena_, v, start, ids.data(), v.lcp().data(), ids.size(), true,
-              [&](size_t i, int result) {
-                int32_t t = ids[i];
-                if (result == 1) m->accepted[t >> 6] |= uint64_t{1} << (t & 63);
-                if (result == 2) m->uncertain.push_back(t);
+  std::vector<int32_t> acc;
+  int32_t start = arena_->state_of_positions(tops);
+  uint16_t since_unc = 0;  // min lcp since the last uncertain token
+  walk_tokens(*arena_, v, start, nullptr, v.lcp().data(), v.skip().data(), ids.size(), true,
+              [&](size_t i, int result, uint16_t since) {
+                since_unc = std::min(since_unc, since);
+                if (result == 1) acc.push_back(ids[i]);
+                if (result == 2) {
+                  m->uncertain.push_back(static_cast<int32_t>(i));
+                  m->uncertain_lcp.push_back(m->uncertain.size() == 1 ? 0 : since_unc);
+                  since_unc = UINT16_MAX;
+                }
               });
-  m->uncertain_lcp.assign(m->uncertain.size(), 0);
-  for (size_t i = 1; i < m->uncertain.size(); ++i) {
-    const std::string& a = v.bytes(m->uncertain[i - 1]);
-    const std::string& b = v.bytes(m->uncertain[i]);
-    size_t n = 0, k = std::min(a.size(), b.size());
-    while (n < k && a[n] == b[n]) ++n;
-    m->uncertain_lcp[i] = static_cast<uint16_t>(std::min<size_t>(n, 65535));
+  // Sparse ids cost less to store and to OR in below half a bitset's size.
+  if (acc.size() < words() * 2) {
+    std::sort(acc.begin(), acc.end());
+    m->accepted_ids = std::move(acc);
+  } else {
+    m->accepted.assign(words(), 0);
+    for (int32_t t : acc) m->accepted[t >> 6] |= uint64_t{1} << (t & 63);
   }
-  masks_[pos] = std::move(m);
-  return *masks_[pos];
+  m->uncertain_skip = next_smaller_lcp(m->uncertain_lcp);
+  if (getenv("QS_GDEBUG"))
+    fprintf(stderr, "tops %zu acc %zu/%zu unc %zu states %d\n", tops.size(), m->accepted_ids.size(),
+            m->accepted.size(), m->uncertain.size(), arena_->num_states());
+  return m;
 }
 
 }  // namespace qs::grammar

@@ -8,17 +8,23 @@
 // interned, and byte transitions between states are memoised — a lazily built
 // DFA over the pushdown configurations.
 //
-// Per byte-class position p the grammar lazily computes, once, the tokens
-// accepted starting from the stack [p] without looking below it (accepted:
-// the same whatever the rest of the stack is) and the tokens that pop below
-// it with bytes left (uncertain: checked against the real stack at run time),
-// as XGrammar's adaptive token mask cache does.
+// Per set of top positions T (the tops of a state's stacks) the grammar
+// lazily computes, once, with one walk of the vocabulary trie from the stacks
+// {[p] : p in T} (each alone, nothing below): the tokens accepted without
+// popping below any of them (accepted: the same whatever lies below) and the
+// tokens that pop below one of them with bytes left (uncertain: checked
+// against the real state at run time), as XGrammar's adaptive token mask cache
+// does per position. One walk per set instead of one per position: a string
+// body state has ~11 tops (ASCII, UTF-8 leads, escapes, the closing quote).
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -51,6 +57,9 @@ struct FlatGrammar {
   std::vector<int32_t> min_len;
   std::vector<uint32_t> min_alt;  // start position of the shortest alternative
   std::vector<int32_t> rest_min;
+  // Bytes no set tells apart share a class: one transition computed per class.
+  std::array<uint8_t, 256> byte_class{};
+  std::vector<std::vector<uint8_t>> class_bytes;  // [class] its bytes
 };
 
 // Stacks, states and transitions of one user (a matcher, or a grammar's
@@ -70,6 +79,10 @@ class StackArena {
     std::vector<int32_t> one{stack};
     return intern(&one);
   }
+  // The state of the stacks {[p] : p in positions}, each p a byte-class
+  // position with nothing below.
+  int32_t state_of_positions(const std::vector<int32_t>& positions);
+  int32_t num_states() const { return static_cast<int32_t>(states_.size()); }
   const std::vector<int32_t>& stacks(int32_t state) const { return states_[state]; }
   bool complete(int32_t state) const { return !states_[state].empty() && states_[state][0] == -1; }
   uint32_t top(int32_t stack) const { return nodes_[stack].first; }
@@ -96,19 +109,32 @@ class StackArena {
   std::vector<int32_t> scratch_;
 };
 
-// Token mask of one byte-class position (see the top comment).
+// Token mask parts of one set of top positions (see the top comment).
 struct PositionMask {
-  std::vector<uint64_t> accepted;  // [words] bitset over token ids
-  std::vector<int32_t> uncertain;  // token ids, sorted by bytes
+  // Accepted tokens: a [words] bitset when many, else the ids (sparse).
+  std::vector<uint64_t> accepted;
+  std::vector<int32_t> accepted_ids;
+  // Uncertain tokens as indices into Vocabulary::sorted() (ascending), with
+  // their own lcp and skip tables for the run-time walk.
+  std::vector<int32_t> uncertain;
   std::vector<uint16_t> uncertain_lcp;
+  std::vector<int32_t> uncertain_skip;
+  size_t bytes() const {
+    return accepted.size() * 8 + (accepted_ids.size() + 2 * uncertain.size()) * 4 +
+           uncertain_lcp.size() * 2;
+  }
 };
 
-// Walks `ids` (sorted by bytes, lcp as Vocabulary::lcp) from `start`; calls
-// on_token(i, result) for each, result 1 = accepted, 2 = uncertain (only with
-// track_base: popped below the start stack with bytes left), 0 = rejected.
+// Walks the tokens sorted()[idx[0..n)] of `vocab` (idx ascending; nullptr =
+// all n = sorted().size() tokens) from `start`, with lcp[k] the common prefix
+// of the k-th and (k-1)-th walked token and skip = next_smaller_lcp(lcp). Calls
+// on_token(k, result, lcp_since) for each token not rejected: result 1 =
+// accepted, 2 = uncertain (only with track_base: popped below the start
+// stacks with bytes left); lcp_since = the common prefix with the previous
+// reported token (0 for the first). A rejected prefix skips its subtree.
 template <typename F>
-void walk_tokens(StackArena& arena, const Vocabulary& vocab, int32_t start, const int32_t* ids,
-                 const uint16_t* lcp, size_t n, bool track_base, F&& on_token);
+void walk_tokens(StackArena& arena, const Vocabulary& vocab, int32_t start, const int32_t* idx,
+                 const uint16_t* lcp, const int32_t* skip, size_t n, bool track_base, F&& on_token);
 
 class CompiledGrammar {
  public:
@@ -120,31 +146,43 @@ class CompiledGrammar {
   // (tool_choice auto) the output is free text until <tool_call> is generated.
   bool allow_tool_tokens = false;
   bool free_text_prefix = false;
-  // Thread-safe; computed on first use.
-  const PositionMask& position_mask(uint32_t pos) const;
+  // The mask parts of the top-position set `tops` (sorted, unique, byte-class
+  // positions). Thread-safe; computed on first use, then cached (up to
+  // kMaxMaskBytes per grammar, then the cache starts over).
+  std::shared_ptr<const PositionMask> top_mask(const std::vector<int32_t>& tops) const;
   size_t words() const { return (static_cast<size_t>(vocab_->size()) + 63) / 64; }
+  // How many top sets were computed so far (benchmarks: cold vs cached).
+  size_t masks_computed() const;
+  static constexpr size_t kMaxMaskBytes = size_t{64} << 20;
 
  private:
+  std::shared_ptr<const PositionMask> compute_mask(const std::vector<int32_t>& tops) const;
   std::shared_ptr<const Vocabulary> vocab_;
   Grammar grammar_;
   FlatGrammar flat_;
   mutable std::mutex mu_;
-  mutable std::unique_ptr<StackArena> arena_;                 // for precomputation, under mu_
-  mutable std::vector<std::unique_ptr<PositionMask>> masks_;  // [position]
+  mutable std::unique_ptr<StackArena> arena_;  // for precomputation, under mu_
+  mutable std::unordered_map<std::vector<int32_t>, std::shared_ptr<const PositionMask>, VecHash>
+      masks_;
+  mutable size_t mask_bytes_ = 0, computed_ = 0;
 };
 
 // ---- implementation of the template ----
 template <typename F>
-void walk_tokens(StackArena& arena, const Vocabulary& vocab, int32_t start, const int32_t* ids,
-                 const uint16_t* lcp, size_t n, bool track_base, F&& on_token) {
+void walk_tokens(StackArena& arena, const Vocabulary& vocab, int32_t start, const int32_t* idx,
+                 const uint16_t* lcp, const int32_t* skip, size_t n, bool track_base,
+                 F&& on_token) {
   thread_local std::vector<int32_t> st;
   thread_local std::vector<uint8_t> hit;
   size_t valid = 0;  // st[0..valid] hold the states of the previous token's prefix
   st.assign(1, start);
   hit.assign(1, 0);
+  uint16_t since = 0;  // min lcp since the last reported token
   for (size_t i = 0; i < n;) {
-    const std::string& b = vocab.bytes(ids[i]);
-    size_t d = std::min<size_t>(i ? lcp[i] : 0, valid);
+    const std::string_view b = vocab.sorted_bytes(idx ? static_cast<size_t>(idx[i]) : i);
+    const uint16_t li = i ? lcp[i] : 0;
+    since = std::min(since, li);
+    size_t d = std::min<size_t>(li, valid);
     if (st.size() < b.size() + 1) {
       st.resize(b.size() + 1);
       hit.resize(b.size() + 1);
@@ -161,14 +199,27 @@ void walk_tokens(StackArena& arena, const Vocabulary& vocab, int32_t start, cons
     }
     if (result == 1) {
       valid = b.size();
-      on_token(i, 1);
+      on_token(i, 1, since);
+      since = UINT16_MAX;
       ++i;
       continue;
     }
     // Every following token sharing the dead prefix b[0..d] has the same fate.
     valid = d;
-    on_token(i, result);
-    for (++i; i < n && lcp[i] >= d + 1; ++i) on_token(i, result);
+    if (result == 2) {
+      on_token(i, 2, since);
+      for (++i; i < n && lcp[i] >= d + 1; ++i) on_token(i, 2, lcp[i]);
+      since = UINT16_MAX;
+      continue;
+    }
+    // Rejected: jump over the subtree (everything between j and skip[j] has
+    // an lcp of at least lcp[j]).
+    size_t j = i + 1;
+    while (j < n && lcp[j] >= d + 1) {
+      since = std::min(since, lcp[j]);
+      j = static_cast<size_t>(skip[j]);
+    }
+    i = j;
   }
 }
 

@@ -1,5 +1,6 @@
 #include "grammar/matcher.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace qs::grammar {
@@ -23,22 +24,28 @@ const std::vector<uint64_t>& Matcher::mask_of(int32_t state) {
   if (cache_.size() >= kMaxCachedMasks) cache_.clear();
   const Vocabulary& v = g_->vocab();
   std::vector<uint64_t> bits(g_->words(), 0);
-  // Copy: stacks() may move when the walks below intern new states.
-  std::vector<int32_t> stacks = arena_.stacks(state);
-  for (int32_t s : stacks) {
+  std::vector<int32_t> tops;
+  for (int32_t s : arena_.stacks(state)) {
     if (s < 0) {
       for (int32_t e : v.eos_ids()) set_bit(bits, e);
-      continue;
+    } else {
+      tops.push_back(static_cast<int32_t>(arena_.top(s)));
     }
-    const PositionMask& pm = g_->position_mask(arena_.top(s));
-    for (size_t i = 0; i < bits.size(); ++i) bits[i] |= pm.accepted[i];
-    if (pm.uncertain.empty()) continue;
-    // Uncertain tokens pop below the top rule: check them on this stack.
-    int32_t start = arena_.state_of_stack(s);
-    walk_tokens(arena_, v, start, pm.uncertain.data(), pm.uncertain_lcp.data(), pm.uncertain.size(),
-                false, [&](size_t i, int result) {
-                  if (result == 1) set_bit(bits, pm.uncertain[i]);
-                });
+  }
+  std::sort(tops.begin(), tops.end());
+  tops.erase(std::unique(tops.begin(), tops.end()), tops.end());
+  if (!tops.empty()) {
+    std::shared_ptr<const PositionMask> pm = g_->top_mask(tops);
+    if (!pm->accepted.empty())
+      for (size_t i = 0; i < bits.size(); ++i) bits[i] |= pm->accepted[i];
+    for (int32_t t : pm->accepted_ids) set_bit(bits, t);
+    // Uncertain tokens pop below a top rule: check them on the real state.
+    if (!pm->uncertain.empty())
+      walk_tokens(arena_, v, state, pm->uncertain.data(), pm->uncertain_lcp.data(),
+                  pm->uncertain_skip.data(), pm->uncertain.size(), false,
+                  [&](size_t i, int result, uint16_t) {
+                    if (result == 1) set_bit(bits, v.sorted()[pm->uncertain[i]]);
+                  });
   }
   if (!g_->allow_tool_tokens) {
     if (v.tool_call_open() >= 0) clear_bit(bits, v.tool_call_open());

@@ -4,6 +4,20 @@
 
 namespace qs::grammar {
 
+std::vector<int32_t> next_smaller_lcp(const std::vector<uint16_t>& lcp) {
+  const int32_t n = static_cast<int32_t>(lcp.size());
+  std::vector<int32_t> next(lcp.size(), n);
+  std::vector<int32_t> open;  // indices still waiting for a smaller lcp, lcp non-decreasing
+  for (int32_t j = 0; j < n; ++j) {
+    while (!open.empty() && lcp[open.back()] > lcp[j]) {
+      next[open.back()] = j;
+      open.pop_back();
+    }
+    open.push_back(j);
+  }
+  return next;
+}
+
 bool Vocabulary::is_eos(int32_t id) const {
   return std::find(eos_.begin(), eos_.end(), id) != eos_.end();
 }
@@ -30,6 +44,13 @@ void Vocabulary::index() {
     size_t n = 0, m = std::min(a.size(), b.size());
     while (n < m && a[n] == b[n]) ++n;
     lcp_[i] = static_cast<uint16_t>(std::min<size_t>(n, 65535));
+  }
+  skip_ = next_smaller_lcp(lcp_);
+  sorted_data_.clear();
+  sorted_off_.assign(1, 0);
+  for (int32_t id : sorted_) {
+    sorted_data_ += bytes_[id];
+    sorted_off_.push_back(static_cast<uint32_t>(sorted_data_.size()));
   }
 }
 

@@ -16,6 +16,10 @@
 
 namespace qs::grammar {
 
+// next[i] = the first j > i with lcp[j] < lcp[i], or lcp.size(): a block
+// skip table for an lcp array of byte-sorted tokens.
+std::vector<int32_t> next_smaller_lcp(const std::vector<uint16_t>& lcp);
+
 class Vocabulary {
  public:
   // size: mask length (the model's vocab_size, e.g. 151936, may exceed the
@@ -36,6 +40,16 @@ class Vocabulary {
   // length of sorted[i] and sorted[i-1] (lcp[0] = 0).
   const std::vector<int32_t>& sorted() const { return sorted_; }
   const std::vector<uint16_t>& lcp() const { return lcp_; }
+  // skip[i] = the first j > i with lcp[j] < lcp[i] (n if none): every token
+  // between i and skip[i] shares sorted[i]'s first lcp[i] bytes, so a walk that
+  // rejects a prefix jumps over its whole subtree (see next_smaller_lcp).
+  const std::vector<int32_t>& skip() const { return skip_; }
+  // The bytes of sorted()[i], stored contiguously in sorted order (walks read
+  // them sequentially instead of chasing one heap string per token).
+  std::string_view sorted_bytes(size_t i) const {
+    return std::string_view(sorted_data_)
+        .substr(sorted_off_[i], sorted_off_[i + 1] - sorted_off_[i]);
+  }
   // The usable token whose bytes are exactly `bytes` (lowest id), or -1.
   int32_t find(std::string_view bytes) const;
   // <tool_call> and </tool_call> ids, -1 when absent.
@@ -50,6 +64,9 @@ class Vocabulary {
   std::vector<int32_t> eos_;
   std::vector<int32_t> sorted_;
   std::vector<uint16_t> lcp_;
+  std::vector<int32_t> skip_;
+  std::string sorted_data_;
+  std::vector<uint32_t> sorted_off_;                        // [sorted + 1]
   std::unordered_map<std::string_view, int32_t> by_bytes_;  // views into bytes_
   int32_t tool_open_ = -1, tool_close_ = -1;
 };
