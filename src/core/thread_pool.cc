@@ -16,7 +16,8 @@ constexpr int kSpinIterations = 20000;  // ~100 µs of pause before sleeping
 }
 
 ThreadPool::ThreadPool(int num_threads) {
-  if (num_threads <= 0) num_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (num_threads <= 0)
+    num_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   num_threads_ = num_threads;
   for (int i = 1; i < num_threads_; ++i) threads_.emplace_back([this, i] { worker(i); });
 }
@@ -71,11 +72,30 @@ void split_range(size_t n, size_t grain, int index, int num_parts, size_t* begin
   *end = std::min(n, ue * grain);
 }
 
-void ThreadPool::parallel_for(size_t n, size_t grain, const std::function<void(size_t, size_t)>& fn) {
+void ThreadPool::parallel_for(size_t n, size_t grain,
+                              const std::function<void(size_t, size_t)>& fn) {
   run([&](int t, int nt) {
     size_t b, e;
     split_range(n, grain, t, nt, &b, &e);
     if (b < e) fn(b, e);
+  });
+}
+
+void ThreadPool::parallel_chunks(size_t n, size_t chunk,
+                                 const std::function<void(size_t, size_t)>& fn) {
+  if (n == 0) return;
+  if (chunk == 0) chunk = 1;
+  if (num_threads_ == 1 || n <= chunk) {
+    for (size_t b = 0; b < n; b += chunk) fn(b, std::min(n, b + chunk));
+    return;
+  }
+  std::atomic<size_t> next{0};
+  run([&](int, int) {
+    for (;;) {
+      const size_t b = next.fetch_add(chunk, std::memory_order_relaxed);
+      if (b >= n) return;
+      fn(b, std::min(n, b + chunk));
+    }
   });
 }
 

@@ -29,6 +29,12 @@ class ThreadPool {
   // (except the last) and calls fn(begin, end) once per thread with work.
   void parallel_for(size_t n, size_t grain, const std::function<void(size_t, size_t)>& fn);
 
+  // Dynamic schedule: [0, n) in chunks of `chunk` items (the last may be
+  // shorter), handed out in order from a shared counter to whichever thread
+  // is free, so a thread that is slowed down (another process, a cache-cold
+  // part) does not hold up the step. fn(begin, end) is called once per chunk.
+  void parallel_chunks(size_t n, size_t chunk, const std::function<void(size_t, size_t)>& fn);
+
  private:
   void worker(int index);
 

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <vector>
 
 namespace qs {
@@ -32,6 +35,43 @@ TEST(ThreadPool, ParallelForCoversRangeOnce) {
     });
     for (size_t i = 0; i < n; ++i) EXPECT_EQ(seen[i].load(), 1) << i;
   }
+}
+
+TEST(ThreadPool, ParallelChunksCoversRangeOnceInChunks) {
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    for (size_t n : {0u, 1u, 5u, 7u, 8u, 9u, 1000u}) {
+      std::vector<std::atomic<int>> seen(n);
+      std::atomic<int> calls{0};
+      pool.parallel_chunks(n, 4, [&](size_t b, size_t e) {
+        EXPECT_EQ(b % 4, 0u);
+        EXPECT_EQ(e, std::min(n, b + 4));
+        calls.fetch_add(1);
+        for (size_t i = b; i < e; ++i) seen[i].fetch_add(1);
+      });
+      for (size_t i = 0; i < n; ++i) EXPECT_EQ(seen[i].load(), 1) << i;
+      EXPECT_EQ(static_cast<size_t>(calls.load()), (n + 3) / 4);
+    }
+  }
+}
+
+TEST(ThreadPool, ParallelChunksKeepsGoingWhenOneThreadIsSlow) {
+  // A thread that stalls on its first chunk must not own a fixed share: the
+  // others take the remaining chunks.
+  ThreadPool pool(2);
+  std::atomic<int> first{1};
+  std::thread::id slow;
+  std::vector<std::thread::id> owner(64);
+  pool.parallel_chunks(64, 1, [&](size_t b, size_t) {
+    if (first.exchange(0) == 1) {
+      slow = std::this_thread::get_id();
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    owner[b] = std::this_thread::get_id();
+  });
+  const auto by_slow = std::count(owner.begin(), owner.end(), slow);
+  EXPECT_GE(by_slow, 1);
+  EXPECT_LT(by_slow, 32);  // a static split would give it exactly half
 }
 
 TEST(SplitRange, PartsAreContiguousAndComplete) {

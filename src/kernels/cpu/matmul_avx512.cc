@@ -136,25 +136,28 @@ inline void run_tile(XView<XT> x, size_t i0, const uint16_t* w, size_t k, size_t
 
 // Columns [c0, c1) of y for all m rows. W is walked in blocks of `nb` rows
 // (sized to stay in L2) while all x rows stream past them.
+// W rows per L2 block when the x rows are walked past it (m > 5).
+inline size_t l2_block_rows(size_t k) {
+  return std::max<size_t>(16, (192 * 1024 / (2 * std::max<size_t>(k, 1))) & ~size_t{15});
+}
+
 template <typename XT>
 void matmul_cols(XView<XT> x, size_t m, size_t k, const uint16_t* w, size_t n, const float* bias,
                  float* y, size_t c0, size_t c1) {
-  size_t nb = m <= 4
-                  ? c1 - c0
-                  : std::max<size_t>(4, (192 * 1024 / (2 * std::max<size_t>(k, 1))) & ~size_t{3});
+  size_t nb = m <= 5 ? c1 - c0 : l2_block_rows(k);
   for (size_t b0 = c0; b0 < c1; b0 += nb) {
     const size_t b1 = std::min(c1, b0 + nb);
     size_t i = 0;
-    for (; i + 4 <= m; i += 4)
-      for (size_t j = b0; j < b1; j += 4) {
-        if (m == 4) run_tile<4, true>(x, i, w, k, n, j, bias, y);
-        if (m != 4) run_tile<4, false>(x, i, w, k, n, j, bias, y);
-      }
+    for (; i + 6 <= m; i += 6)
+      for (size_t j = b0; j < b1; j += 4) run_tile<6, false>(x, i, w, k, n, j, bias, y);
     const size_t rem = m - i;
+    // The remainder rows (and m <= 5: decode) stream W once: prefetch it.
     for (size_t j = b0; j < b1; j += 4) {
       if (rem == 1) run_tile<1, true>(x, i, w, k, n, j, bias, y);
       if (rem == 2) run_tile<2, true>(x, i, w, k, n, j, bias, y);
       if (rem == 3) run_tile<3, true>(x, i, w, k, n, j, bias, y);
+      if (rem == 4) run_tile<4, true>(x, i, w, k, n, j, bias, y);
+      if (rem == 5) run_tile<5, true>(x, i, w, k, n, j, bias, y);
     }
   }
 }
@@ -167,9 +170,12 @@ void matmul_split(XView<XT> x, size_t m, size_t k, const uint16_t* w, size_t n, 
     matmul_cols(x, m, k, w, n, bias, y, 0, n);
     return;
   }
-  // Column chunks are multiples of 16 so a thread boundary never splits a tile.
-  pool->parallel_for(n, 16,
-                     [&](size_t c0, size_t c1) { matmul_cols(x, m, k, w, n, bias, y, c0, c1); });
+  // Dynamic chunks of W rows, multiples of 16 so a chunk never splits a tile:
+  // one L2 block for GEMMs, 64 rows (~115 KB at k = 896) for GEMVs, so a
+  // thread that falls behind never holds up the whole step.
+  const size_t chunk = m <= 5 ? 64 : l2_block_rows(k);
+  pool->parallel_chunks(n, chunk,
+                        [&](size_t c0, size_t c1) { matmul_cols(x, m, k, w, n, bias, y, c0, c1); });
 }
 
 void matmul_bf16(const float* x, size_t m, size_t k, const uint16_t* w, size_t n, const float* bias,
@@ -199,7 +205,13 @@ void matmul_bf16_lowp(const float* x, size_t m, size_t k, const uint16_t* w, siz
   const size_t kp = (k + 31) / 32 * 32;
   thread_local AlignedVec<uint16_t> xb;
   xb.resize(m * kp + 32);
-  convert_rows_bf16(x, m, k, kp, xb.data());
+  if (pool && m * k >= (size_t{1} << 16)) {  // prefill-sized: split the rounding too
+    pool->parallel_chunks(m, 8, [&](size_t r0, size_t r1) {
+      convert_rows_bf16(x + r0 * k, r1 - r0, k, kp, xb.data() + r0 * kp);
+    });
+  } else {
+    convert_rows_bf16(x, m, k, kp, xb.data());
+  }
   matmul_split(XView<uint16_t>{xb.data(), kp}, m, k, w, n, bias, y, pool);
 }
 
