@@ -304,7 +304,9 @@ void matmul_quant(const Fmt& f, const float* x, size_t m, size_t k, const void* 
   }
   // (qx is thread_local: hand the workers this thread's copy explicitly.)
   const QuantizedX* q = &qx;
-  pool->parallel_for(groups, 1, [&, q](size_t g0, size_t g1) {
+  // Dynamic chunks of 4 row groups (64 outputs): a slowed thread never
+  // holds up the step.
+  pool->parallel_chunks(groups, 4, [&, q](size_t g0, size_t g1) {
     matmul_groups(f, *q, m, k, wp, n, bias, y, g0, g1);
   });
 }
