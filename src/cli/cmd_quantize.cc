@@ -2,24 +2,23 @@
 // Hugging Face Qwen2 directory -> a GGUF file that run/serve/bench load with
 // -m OUT.gguf (format: docs/QUANTIZATION.md). int8 writes every weight matrix
 // as Q8_0, int4 as Q4_1 (groups of 32, scale and min: the kernels' kQ4 g32
-// exactly); norms and biases stay F32. The tokenizer (vocab.json, merges.txt,
-// added tokens) and chat template are written as tokenizer.ggml.* metadata
-// when the directory has them.
+// exactly); norms and biases stay F32. The tokenizer and chat template are
+// written as llama.cpp's tokenizer.ggml.* metadata and generation_config.json
+// as general.sampling.*, when the directory has them.
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <map>
-#include <sstream>
+#include <filesystem>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "cli/command_registry.h"
+#include "cli/gguf_tokenizer.h"
 #include "core/dtype.h"
 #include "core/mapped_file.h"
 #include "formats/gguf.h"
 #include "formats/gguf_qwen2.h"
+#include "formats/gguf_sampling.h"
+#include "formats/gguf_tokenizer.h"
 #include "formats/hf_config.h"
 #include "formats/safetensors.h"
 #include "kernels/quant.h"
@@ -50,58 +49,22 @@ float elem(const TensorView& t, size_t e) {
   }
 }
 
-// Tokenizer metadata from vocab.json / merges.txt / tokenizer_config.json, if present.
+// The tokenizer (tokenizer.ggml.*, chat template) and sampling defaults
+// (general.sampling.*), so that the GGUF alone is a complete model. A directory
+// without tokenizer files gives a weights-only GGUF (bench, run --prompt-ids).
 void add_tokenizer(const std::string& dir, const Qwen2Config& c, GgufWriter* w) {
-  auto vocab_text = read_text_file(dir + "/vocab.json");
-  auto merges_text = read_text_file(dir + "/merges.txt");
-  if (!vocab_text.ok() || !merges_text.ok()) {
-    std::fprintf(stderr, "quantize: no vocab.json/merges.txt: the GGUF has no tokenizer\n");
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(dir + "/vocab.json", ec) && !fs::exists(dir + "/tokenizer.json", ec)) {
+    std::fprintf(stderr, "quantize: no vocab.json or tokenizer.json: the GGUF has no tokenizer\n");
     return;
   }
-  std::vector<std::string> tokens(static_cast<size_t>(c.vocab_size));
-  std::vector<int32_t> types(tokens.size(), 1);  // 1 normal, 3 control, 4 user-defined
-  for (size_t i = 0; i < tokens.size(); ++i) {
-    tokens[i] = "[PAD" + std::to_string(i) + "]";
-    types[i] = 4;
-  }
-  auto vocab = nlohmann::json::parse(vocab_text.value(), nullptr, false);
-  if (vocab.is_object())
-    for (auto& [tok, id] : vocab.items())
-      if (id.is_number_integer() && id.get<int64_t>() >= 0 && id.get<int64_t>() < c.vocab_size) {
-        tokens[id.get<size_t>()] = tok;
-        types[id.get<size_t>()] = 1;
-      }
-  std::string template_text;
-  if (auto cfg_text = read_text_file(dir + "/tokenizer_config.json"); cfg_text.ok()) {
-    auto cfg = nlohmann::json::parse(cfg_text.value(), nullptr, false);
-    if (cfg.is_object() && cfg.contains("added_tokens_decoder"))
-      for (auto& [id, t] : cfg["added_tokens_decoder"].items()) {
-        const long v = std::strtol(id.c_str(), nullptr, 10);
-        if (v >= 0 && v < c.vocab_size && t.contains("content") && t["content"].is_string()) {
-          tokens[static_cast<size_t>(v)] = t["content"].get<std::string>();
-          types[static_cast<size_t>(v)] = t.value("special", false) ? 3 : 4;
-        }
-      }
-    if (cfg.is_object() && cfg.contains("chat_template") && cfg["chat_template"].is_string())
-      template_text = cfg["chat_template"].get<std::string>();
-  }
-  std::vector<std::string> merges;
-  std::string line;
-  std::istringstream in(merges_text.value());
-  while (std::getline(in, line)) {
-    if (line.empty() || line.rfind("#version", 0) == 0) continue;
-    merges.push_back(line);
-  }
-  w->add_string("tokenizer.ggml.model", "gpt2");
-  w->add_string("tokenizer.ggml.pre", "qwen2");
-  w->add_strings("tokenizer.ggml.tokens", tokens);
-  w->add_i32s("tokenizer.ggml.token_type", types);
-  w->add_strings("tokenizer.ggml.merges", merges);
-  if (!c.eos_token_ids.empty())
-    w->add_u32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(c.eos_token_ids[0]));
-  if (c.bos_token_id)
-    w->add_u32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(*c.bos_token_id));
-  if (!template_text.empty()) w->add_string("tokenizer.chat_template", template_text);
+  auto t = gguf_tokenizer_from_dir(dir, c);
+  if (!t.ok()) throw CommandError{"quantize: " + t.status().message(), 1};
+  write_gguf_tokenizer(t.value(), w);
+  auto gen = load_generation_config(dir + "/generation_config.json");
+  if (!gen.ok()) throw CommandError{"quantize: " + gen.status().message(), 1};
+  write_gguf_sampling(gen.value(), w);
 }
 
 void run_quantize(const Options& o) {
@@ -112,7 +75,11 @@ void run_quantize(const Options& o) {
   if (!store.ok()) throw CommandError{store.status().message(), 1};
   GgufWriter w;
   w.add_string("general.architecture", "qwen2");
-  w.add_string("general.name", "qwenserve quantize " + o.to);
+  // llama.cpp names the model after its directory.
+  std::string dir = o.dir;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  const std::string name = std::filesystem::path(dir).filename().string();
+  w.add_string("general.name", name.empty() ? "qwen2" : name);
   w.add_u32("general.alignment", 32);
   w.add_u32("qwen2.block_count", static_cast<uint32_t>(c.num_hidden_layers));
   w.add_u32("qwen2.context_length", static_cast<uint32_t>(c.max_position_embeddings));

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cli/command_registry.h"
+#include "cli/gguf_tokenizer.h"
 #include "tokenizer/tokenizer.h"
 
 namespace {
@@ -42,7 +43,7 @@ struct Options {
 };
 
 void run(const Options& o) {
-  auto loaded = qs::tokenizer::Tokenizer::Load(o.model_dir);
+  auto loaded = qs::cli::load_model_tokenizer(o.model_dir);  // a directory or a .gguf
   if (!loaded.ok()) throw qs::cli::CommandError{"tokenize: " + loaded.status().message(), 1};
   const auto& tok = **loaded;
   if (o.decode) {
@@ -87,7 +88,7 @@ qs::cli::CommandRegistrar reg(
       auto o = std::make_shared<Options>();
       sub->add_option("-m,--model", o->model_dir,
                       "Model directory (vocab.json + merges.txt, or "
-                      "tokenizer.json)")
+                      "tokenizer.json) or .gguf file")
           ->required();
       sub->add_flag("--decode", o->decode, "Arguments are ids; print the text");
       sub->add_flag("--special", o->special, "Recognise special-token text such as <|im_start|>");

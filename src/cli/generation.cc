@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "cli/command_registry.h"
+#include "cli/gguf_tokenizer.h"
 
 namespace qs::cli {
 
@@ -32,15 +33,13 @@ sampling::SamplingParams resolve_sampling(const SamplingArgs& a, const Generatio
 }
 
 GenerationConfig load_generation_defaults(const std::string& model_dir) {
-  std::string path = model_dir + "/generation_config.json";
-  if (!std::filesystem::exists(path)) return {};
-  auto g = load_generation_config(path);
+  auto g = load_model_generation_defaults(model_dir);  // a directory or a .gguf
   if (!g.ok()) throw CommandError{g.status().message(), 1};
   return std::move(g).value();
 }
 
 std::unique_ptr<tokenizer::Tokenizer> load_tokenizer_or_throw(const std::string& model_dir) {
-  auto t = tokenizer::Tokenizer::Load(model_dir);
+  auto t = load_model_tokenizer(model_dir);  // a directory or a .gguf
   if (!t.ok()) throw CommandError{t.status().message(), 1};
   return std::move(t).value();
 }

@@ -9,7 +9,7 @@ constexpr size_t kBlockSize = 16;
 }
 
 void add_model_options(CLI::App* sub, ModelArgs* a) {
-  sub->add_option("-m,--model", a->dir, "Hugging Face model directory")->required();
+  sub->add_option("-m,--model", a->dir, "Hugging Face model directory or .gguf file")->required();
   sub->add_option("-t,--threads", a->threads, "Threads (default: all cores)");
   sub->add_option("--precision", a->precision, "Matmul activations: bf16 (fast) or exact (f32)")
       ->check(CLI::IsMember({"bf16", "exact"}));

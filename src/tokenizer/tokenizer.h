@@ -36,11 +36,41 @@ struct AddedToken {
   bool special = false;  // tokenizer_config "special": skipped by decode(skip_special)
 };
 
+// llama.cpp's token types (GGUF tokenizer.ggml.token_type).
+enum class TokenType : int32_t {
+  kNormal = 1,       // a byte-level BPE vocabulary string
+  kUnknown = 2,      // (not used by byte-level BPE: rejected)
+  kControl = 3,      // an added token marked special
+  kUserDefined = 4,  // an added token not marked special
+  kUnused = 5,       // a hole in the id range ("[PAD<id>]")
+  kByte = 6,         // (SentencePiece byte fallback: rejected)
+};
+
+// A vocabulary in llama.cpp's GGUF form as plain data, so that this layer needs
+// no GGUF reader: tokens[id] and types[id] for every id up to the model's
+// vocab size, merges "A B" by rank, the eos id and the Jinja chat template.
+struct TokenList {
+  std::vector<std::string> tokens;  // [n] tokenizer.ggml.tokens
+  std::vector<int32_t> types;       // [n] tokenizer.ggml.token_type (TokenType values)
+  std::vector<std::string> merges;  // tokenizer.ggml.merges
+  std::optional<int64_t> eos_id;    // tokenizer.ggml.eos_token_id
+  std::string chat_template;        // tokenizer.chat_template
+};
+
 class Tokenizer {
  public:
   // Reads vocab.json + merges.txt (+ tokenizer_config.json for added tokens,
   // eos and the chat template), or tokenizer.json when vocab.json is absent.
   static Result<std::unique_ptr<Tokenizer>> Load(const std::string& model_dir);
+  // From llama.cpp's vocabulary form (tokenizer_token_list.cc). Holes (kUnused,
+  // or an old writer's kUserDefined "[PAD<id>]") are skipped; errors name
+  // `source` (the file) and the GGUF key and index at fault.
+  static Result<std::unique_ptr<Tokenizer>> FromTokenList(TokenList list,
+                                                          const std::string& source);
+  // The inverse, padded with "[PAD<id>]" holes to max(vocab_size, this
+  // vocabulary): added tokens at their ids (kControl if special, else
+  // kUserDefined), merges in rank order. eos_id is eos_id() when set.
+  TokenList to_token_list(int32_t vocab_size) const;
   ~Tokenizer();
   Tokenizer(const Tokenizer&) = delete;
   Tokenizer& operator=(const Tokenizer&) = delete;

@@ -7,6 +7,7 @@
 #include "core/mapped_file.h"
 #include "tokenizer/merge_table.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/tokenizer_build.h"
 #include "tokenizer/unicode.h"
 
 namespace qs::tokenizer {
@@ -360,6 +361,14 @@ class TokenizerLoader {
     return Status::Ok();
   }
 };
+
+Result<std::unique_ptr<Tokenizer>> detail::build_tokenizer(
+    std::vector<std::pair<std::string, int64_t>> vocab,
+    const std::vector<std::pair<std::string, std::string>>& merges, std::vector<AddedToken> added,
+    std::string eos, std::string chat_template) {
+  return TokenizerLoader::Build(std::move(vocab), merges, std::move(added), std::move(eos),
+                                std::move(chat_template));
+}
 
 Result<std::unique_ptr<Tokenizer>> Tokenizer::Load(const std::string& model_dir) {
   namespace fs = std::filesystem;
