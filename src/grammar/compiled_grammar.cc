@@ -1,10 +1,8 @@
 #include "grammar/compiled_grammar.h"
 
-#include <time.h>
 #include <algorithm>
+#include <bit>
 #include <climits>
-#include <cstdio>
-#include <cstdlib>
 #include <map>
 #include <queue>
 
@@ -55,8 +53,9 @@ int32_t StackArena::intern(std::vector<int32_t>* stacks) {
   if (it != state_index_.end()) return it->second;
   int32_t id = static_cast<int32_t>(states_.size());
   states_.push_back(*stacks);
+  complete_.push_back((*stacks)[0] == -1);
   state_index_.emplace(*stacks, id);
-  trans_.resize(states_.size() * 256, kUnknown);
+  trans_.resize(states_.size() * width_, kUnknown);
   return id;
 }
 
@@ -78,9 +77,7 @@ int32_t StackArena::initial() {
   return intern(&out);
 }
 
-int32_t StackArena::step(int32_t state, uint8_t byte) {
-  const size_t key = static_cast<size_t>(state) * 256 + byte;
-  if (trans_[key] != kUnknown) return trans_[key];
+int32_t StackArena::step_slow(int32_t state, uint8_t byte) {
   scratch_.clear();
   std::vector<int32_t> out;
   for (int32_t s : states_[state]) {
@@ -90,8 +87,7 @@ int32_t StackArena::step(int32_t state, uint8_t byte) {
     expand(norm(pos + 1, parent), &out);
   }
   int32_t next = intern(&out);
-  const size_t row = static_cast<size_t>(state) * 256;
-  for (uint8_t b : g_.class_bytes[g_.byte_class[byte]]) trans_[row + b] = next;
+  trans_[static_cast<size_t>(state) * width_ + g_.byte_class[byte]] = next;
   return next;
 }
 
@@ -220,17 +216,57 @@ std::shared_ptr<const PositionMask> CompiledGrammar::top_mask(
     masks_.clear();
     mask_bytes_ = 0;
   }
-  timespec ts0{}, ts1{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts0);
-  std::shared_ptr<const PositionMask> m = compute_mask(tops);
-  if (getenv("QS_GDEBUG"))
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts1),
-        fprintf(stderr, "  %.1f us\n",
-                (ts1.tv_sec - ts0.tv_sec) * 1e6 + (ts1.tv_nsec - ts0.tv_nsec) * 1e-3);
-  ++computed_;
+  std::string key = canonical_key(tops);
+  std::shared_ptr<const PositionMask> m = key.empty() ? nullptr : vocab_->shared_mask(key);
+  if (!m) {
+    m = compute_mask(tops);
+    ++computed_;
+    if (!key.empty()) vocab_->put_shared_mask(key, m, m->bytes());
+  }
   mask_bytes_ += m->bytes() + tops.size() * 4;
   masks_.emplace(tops, m);
   return m;
+}
+
+std::string CompiledGrammar::canonical_key(const std::vector<int32_t>& tops) const {
+  std::string out;
+  std::unordered_map<uint32_t, uint32_t> rule_no, set_no;
+  std::vector<uint32_t> queue;
+  auto put32 = [&](uint32_t x) { out.append(reinterpret_cast<const char*>(&x), 4); };
+  auto seq = [&](uint32_t p) {
+    for (;; ++p) {
+      const FlatElem& e = flat_.elems[p];
+      if (e.kind == FlatElem::kEnd) {
+        out += 'E';
+        return;
+      }
+      if (e.kind == FlatElem::kBytes) {
+        auto [it, added] = set_no.emplace(e.id, static_cast<uint32_t>(set_no.size()));
+        if (added) {
+          out += 'S';  // first use: the set's bytes
+          out.append(reinterpret_cast<const char*>(flat_.sets[e.id].w.data()), 32);
+        } else {
+          out += 'B';
+          put32(it->second);
+        }
+      } else {
+        auto [it, added] = rule_no.emplace(e.id, static_cast<uint32_t>(rule_no.size()));
+        if (added) queue.push_back(e.id);
+        out += 'R';
+        put32(it->second);
+      }
+    }
+  };
+  for (int32_t p : tops) {
+    out += 'T';
+    seq(static_cast<uint32_t>(p));
+  }
+  for (size_t q = 0; q < queue.size(); ++q) {
+    out += 'U';
+    for (uint32_t a : flat_.alts[queue[q]]) seq(a);
+    if (out.size() > kMaxKeyBytes) return std::string();
+  }
+  return out;
 }
 
 // Under mu_.
@@ -240,31 +276,28 @@ std::shared_ptr<const PositionMask> CompiledGrammar::compute_mask(
   auto m = std::make_shared<PositionMask>();
   const Vocabulary& v = *vocab_;
   const std::vector<int32_t>& ids = v.sorted();
-  std::vector<int32_t> acc;
+  std::vector<uint64_t> acc(words(), 0);
+  size_t count = 0;
   int32_t start = arena_->state_of_positions(tops);
-  uint16_t since_unc = 0;  // min lcp since the last uncertain token
-  walk_tokens(*arena_, v, start, nullptr, v.lcp().data(), v.skip().data(), ids.size(), true,
-              [&](size_t i, int result, uint16_t since) {
-                since_unc = std::min(since_unc, since);
-                if (result == 1) acc.push_back(ids[i]);
-                if (result == 2) {
-                  m->uncertain.push_back(static_cast<int32_t>(i));
-                  m->uncertain_lcp.push_back(m->uncertain.size() == 1 ? 0 : since_unc);
-                  since_unc = UINT16_MAX;
-                }
-              });
+  walk_tokens(*arena_, v, start, 0, ids.size(), true, [&](size_t i, size_t j, int result) {
+    if (result == 1) {
+      acc[ids[i] >> 6] |= uint64_t{1} << (ids[i] & 63);
+      ++count;
+    } else if (!m->uncertain.empty() && m->uncertain.back().second == static_cast<int32_t>(i)) {
+      m->uncertain.back().second = static_cast<int32_t>(j);  // adjacent: one range
+    } else {
+      m->uncertain.emplace_back(static_cast<int32_t>(i), static_cast<int32_t>(j));
+    }
+  });
   // Sparse ids cost less to store and to OR in below half a bitset's size.
-  if (acc.size() < words() * 2) {
-    std::sort(acc.begin(), acc.end());
-    m->accepted_ids = std::move(acc);
+  if (count < words() * 2) {
+    m->accepted_ids.reserve(count);
+    for (size_t w = 0; w < acc.size(); ++w)
+      for (uint64_t x = acc[w]; x; x &= x - 1)
+        m->accepted_ids.push_back(static_cast<int32_t>(w * 64 + std::countr_zero(x)));
   } else {
-    m->accepted.assign(words(), 0);
-    for (int32_t t : acc) m->accepted[t >> 6] |= uint64_t{1} << (t & 63);
+    m->accepted = std::move(acc);
   }
-  m->uncertain_skip = next_smaller_lcp(m->uncertain_lcp);
-  if (getenv("QS_GDEBUG"))
-    fprintf(stderr, "tops %zu acc %zu/%zu unc %zu states %d\n", tops.size(), m->accepted_ids.size(),
-            m->accepted.size(), m->uncertain.size(), arena_->num_states());
   return m;
 }
 

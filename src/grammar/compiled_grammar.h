@@ -69,11 +69,23 @@ class StackArena {
   static constexpr int32_t kDead = -1;        // state id: no stack survived
   static constexpr size_t kMaxStacks = 4096;  // more live stacks than this = reject
 
-  explicit StackArena(const FlatGrammar& g) : g_(g) {}
+  explicit StackArena(const FlatGrammar& g) : g_(g), width_(g.class_bytes.size()) {}
   // The state of the stack [pos] over `parent` (-1 = nothing below).
   int32_t state_at(uint32_t pos, int32_t parent);
-  int32_t initial();  // the root rule's alternatives over the empty stack
-  int32_t step(int32_t state, uint8_t byte);
+  int32_t initial();                           // the root rule's alternatives over the empty stack
+  int32_t step(int32_t state, uint8_t byte) {  // memoised; the slow path interns
+    int32_t next = trans_[static_cast<size_t>(state) * width_ + g_.byte_class[byte]];
+    return next != kUnknown ? next : step_slow(state, byte);
+  }
+  // For tight loops: the transition table ([state * width() + byte class],
+  // kUnknown = not computed yet: call step_slow, which may move the table) and
+  // the [state] complete flags (may move when a state is interned).
+  size_t width() const { return width_; }
+  const uint8_t* byte_class() const { return g_.byte_class.data(); }
+  static constexpr int32_t kUnknown = -2;
+  const int32_t* transitions() const { return trans_.data(); }
+  const uint8_t* complete_flags() const { return complete_.data(); }
+  int32_t step_slow(int32_t state, uint8_t byte);
   // The state holding exactly the (already expanded) stack `stack`.
   int32_t state_of_stack(int32_t stack) {
     std::vector<int32_t> one{stack};
@@ -84,7 +96,7 @@ class StackArena {
   int32_t state_of_positions(const std::vector<int32_t>& positions);
   int32_t num_states() const { return static_cast<int32_t>(states_.size()); }
   const std::vector<int32_t>& stacks(int32_t state) const { return states_[state]; }
-  bool complete(int32_t state) const { return !states_[state].empty() && states_[state][0] == -1; }
+  bool complete(int32_t state) const { return complete_[state] != 0; }
   uint32_t top(int32_t stack) const { return nodes_[stack].first; }
   // Fewest bytes that complete the value from a stack / a state (0 = complete).
   int32_t min_completion_of_stack(int32_t stack) const { return stack < 0 ? 0 : node_min_[stack]; }
@@ -104,8 +116,12 @@ class StackArena {
   std::unordered_map<uint64_t, int32_t> node_index_;
   std::vector<std::vector<int32_t>> states_;  // [state] sorted stack ids
   std::unordered_map<std::vector<int32_t>, int32_t, VecHash> state_index_;
-  std::vector<int32_t> trans_;  // [state * 256 + byte] -> state, kUnknown until computed
-  static constexpr int32_t kUnknown = -2;
+  std::vector<uint8_t> complete_;  // [state] holds the empty stack
+  // [state * width_ + byte class] -> state, kUnknown until computed. Rows
+  // per class, not per byte: JSON grammars have ~20-40 classes, so the table
+  // of a long walk stays in cache.
+  std::vector<int32_t> trans_;
+  size_t width_ = 1;
   std::vector<int32_t> scratch_;
 };
 
@@ -114,27 +130,26 @@ struct PositionMask {
   // Accepted tokens: a [words] bitset when many, else the ids (sparse).
   std::vector<uint64_t> accepted;
   std::vector<int32_t> accepted_ids;
-  // Uncertain tokens as indices into Vocabulary::sorted() (ascending), with
-  // their own lcp and skip tables for the run-time walk.
-  std::vector<int32_t> uncertain;
-  std::vector<uint16_t> uncertain_lcp;
-  std::vector<int32_t> uncertain_skip;
+  // Uncertain tokens as ranges [first, last) of Vocabulary::sorted() indices:
+  // whole subtrees (all tokens sharing a prefix that popped below the tops),
+  // walked again at run time from the real state with the vocabulary's skip
+  // table, so their cost is the number of prefixes that survive, not tokens.
+  std::vector<std::pair<int32_t, int32_t>> uncertain;
   size_t bytes() const {
-    return accepted.size() * 8 + (accepted_ids.size() + 2 * uncertain.size()) * 4 +
-           uncertain_lcp.size() * 2;
+    return sizeof(PositionMask) + accepted.size() * 8 + accepted_ids.size() * 4 +
+           uncertain.size() * 8;
   }
 };
 
-// Walks the tokens sorted()[idx[0..n)] of `vocab` (idx ascending; nullptr =
-// all n = sorted().size() tokens) from `start`, with lcp[k] the common prefix
-// of the k-th and (k-1)-th walked token and skip = next_smaller_lcp(lcp). Calls
-// on_token(k, result, lcp_since) for each token not rejected: result 1 =
-// accepted, 2 = uncertain (only with track_base: popped below the start
-// stacks with bytes left); lcp_since = the common prefix with the previous
-// reported token (0 for the first). A rejected prefix skips its subtree.
+// Walks the byte-sorted tokens [begin, end) of `vocab` (Vocabulary::sorted()
+// indices) from `start`. Calls on_tokens(i, j, result) for runs not
+// rejected: result 1 = token i accepted (j = i + 1), 2 = tokens [i, j)
+// uncertain (only with track_base: popped below the start stacks with bytes
+// left; [i, j) is the subtree of the prefix that did so). A rejected prefix
+// skips its subtree.
 template <typename F>
-void walk_tokens(StackArena& arena, const Vocabulary& vocab, int32_t start, const int32_t* idx,
-                 const uint16_t* lcp, const int32_t* skip, size_t n, bool track_base, F&& on_token);
+void walk_tokens(StackArena& arena, const Vocabulary& vocab, int32_t start, size_t begin,
+                 size_t end, bool track_base, F&& on_tokens);
 
 class CompiledGrammar {
  public:
@@ -154,6 +169,13 @@ class CompiledGrammar {
   // How many top sets were computed so far (benchmarks: cold vs cached).
   size_t masks_computed() const;
   static constexpr size_t kMaxMaskBytes = size_t{64} << 20;
+  // The canonical text of the sub-grammar reachable from `tops` (each alone):
+  // its sequences with rules numbered in order of first use and byte sets by
+  // content. Equal texts = isomorphic sub-grammars = equal mask parts, in any
+  // grammar on the same vocabulary. Empty when longer than kMaxKeyBytes (then
+  // the mask is not shared).
+  std::string canonical_key(const std::vector<int32_t>& tops) const;
+  static constexpr size_t kMaxKeyBytes = size_t{256} << 10;
 
  private:
   std::shared_ptr<const PositionMask> compute_mask(const std::vector<int32_t>& tops) const;
@@ -169,56 +191,67 @@ class CompiledGrammar {
 
 // ---- implementation of the template ----
 template <typename F>
-void walk_tokens(StackArena& arena, const Vocabulary& vocab, int32_t start, const int32_t* idx,
-                 const uint16_t* lcp, const int32_t* skip, size_t n, bool track_base,
-                 F&& on_token) {
-  thread_local std::vector<int32_t> st;
-  thread_local std::vector<uint8_t> hit;
+void walk_tokens(StackArena& arena, const Vocabulary& vocab, int32_t start, size_t begin,
+                 size_t end, bool track_base, F&& on_tokens) {
+  const uint16_t* lcp = vocab.lcp().data();
+  const int32_t* skip = vocab.skip().data();
+  thread_local std::vector<int32_t> st_buf;
+  thread_local std::vector<uint8_t> hit_buf;
+  if (st_buf.size() < 130) {
+    st_buf.resize(130);
+    hit_buf.resize(130);
+  }
+  // Local pointers: the loop below must not reload them through TLS or
+  // through the vectors after every store.
+  int32_t* st = st_buf.data();
+  uint8_t* hit = hit_buf.data();
+  const int32_t* trans = arena.transitions();
+  const size_t width = arena.width();
+  const uint8_t* cls = arena.byte_class();
+  const uint8_t* complete = arena.complete_flags();
   size_t valid = 0;  // st[0..valid] hold the states of the previous token's prefix
-  st.assign(1, start);
-  hit.assign(1, 0);
-  uint16_t since = 0;  // min lcp since the last reported token
-  for (size_t i = 0; i < n;) {
-    const std::string_view b = vocab.sorted_bytes(idx ? static_cast<size_t>(idx[i]) : i);
-    const uint16_t li = i ? lcp[i] : 0;
-    since = std::min(since, li);
-    size_t d = std::min<size_t>(li, valid);
-    if (st.size() < b.size() + 1) {
-      st.resize(b.size() + 1);
-      hit.resize(b.size() + 1);
+  st[0] = start;
+  hit[0] = 0;
+  for (size_t i = begin; i < end;) {
+    const std::string_view b = vocab.sorted_bytes(i);
+    size_t d = std::min<size_t>(i > begin ? lcp[i] : 0, valid);
+    if (st_buf.size() < b.size() + 1) {
+      st_buf.resize(b.size() + 1);
+      hit_buf.resize(b.size() + 1);
+      st = st_buf.data();
+      hit = hit_buf.data();
     }
     int result = 1;
     for (; d < b.size(); ++d) {
-      hit[d + 1] = hit[d] || (track_base && arena.complete(st[d]));
-      int32_t next = arena.step(st[d], static_cast<uint8_t>(b[d]));
+      const int32_t s = st[d];
+      if (track_base) hit[d + 1] = hit[d] | complete[s];
+      const uint8_t c = static_cast<uint8_t>(b[d]);
+      int32_t next = trans[static_cast<size_t>(s) * width + cls[c]];
+      if (next == StackArena::kUnknown) {
+        next = arena.step_slow(s, c);
+        trans = arena.transitions();
+        complete = arena.complete_flags();
+      }
       if (next == StackArena::kDead) {
-        result = hit[d + 1] ? 2 : 0;
+        result = track_base && hit[d + 1] ? 2 : 0;
         break;
       }
       st[d + 1] = next;
     }
     if (result == 1) {
       valid = b.size();
-      on_token(i, 1, since);
-      since = UINT16_MAX;
+      on_tokens(i, i + 1, 1);
       ++i;
       continue;
     }
-    // Every following token sharing the dead prefix b[0..d] has the same fate.
+    // Every following token sharing the dead prefix b[0..d] has the same
+    // fate: jump over the subtree (everything between j and skip[j] has an
+    // lcp of at least lcp[j]).
     valid = d;
-    if (result == 2) {
-      on_token(i, 2, since);
-      for (++i; i < n && lcp[i] >= d + 1; ++i) on_token(i, 2, lcp[i]);
-      since = UINT16_MAX;
-      continue;
-    }
-    // Rejected: jump over the subtree (everything between j and skip[j] has
-    // an lcp of at least lcp[j]).
     size_t j = i + 1;
-    while (j < n && lcp[j] >= d + 1) {
-      since = std::min(since, lcp[j]);
-      j = static_cast<size_t>(skip[j]);
-    }
+    while (j < end && lcp[j] >= d + 1) j = static_cast<size_t>(skip[j]);
+    j = std::min(j, end);
+    if (result == 2) on_tokens(i, j, 2);
     i = j;
   }
 }

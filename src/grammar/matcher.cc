@@ -40,11 +40,10 @@ const std::vector<uint64_t>& Matcher::mask_of(int32_t state) {
       for (size_t i = 0; i < bits.size(); ++i) bits[i] |= pm->accepted[i];
     for (int32_t t : pm->accepted_ids) set_bit(bits, t);
     // Uncertain tokens pop below a top rule: check them on the real state.
-    if (!pm->uncertain.empty())
-      walk_tokens(arena_, v, state, pm->uncertain.data(), pm->uncertain_lcp.data(),
-                  pm->uncertain_skip.data(), pm->uncertain.size(), false,
-                  [&](size_t i, int result, uint16_t) {
-                    if (result == 1) set_bit(bits, v.sorted()[pm->uncertain[i]]);
+    for (auto [first, last] : pm->uncertain)
+      walk_tokens(arena_, v, state, static_cast<size_t>(first), static_cast<size_t>(last), false,
+                  [&](size_t i, size_t, int result) {
+                    if (result == 1) set_bit(bits, v.sorted()[i]);
                   });
   }
   if (!g_->allow_tool_tokens) {

@@ -18,6 +18,22 @@ std::vector<int32_t> next_smaller_lcp(const std::vector<uint16_t>& lcp) {
   return next;
 }
 
+std::shared_ptr<const PositionMask> Vocabulary::shared_mask(const std::string& key) const {
+  std::lock_guard<std::mutex> lock(shared_mu_);
+  auto it = shared_.find(key);
+  return it == shared_.end() ? nullptr : it->second;
+}
+
+void Vocabulary::put_shared_mask(const std::string& key, std::shared_ptr<const PositionMask> mask,
+                                 size_t bytes) const {
+  std::lock_guard<std::mutex> lock(shared_mu_);
+  if (shared_bytes_ + bytes + key.size() > kMaxSharedBytes) {  // holders keep theirs alive
+    shared_.clear();
+    shared_bytes_ = 0;
+  }
+  if (shared_.emplace(key, std::move(mask)).second) shared_bytes_ += bytes + key.size();
+}
+
 bool Vocabulary::is_eos(int32_t id) const {
   return std::find(eos_.begin(), eos_.end(), id) != eos_.end();
 }

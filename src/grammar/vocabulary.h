@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -15,6 +16,8 @@
 #include "tokenizer/tokenizer.h"
 
 namespace qs::grammar {
+
+struct PositionMask;  // compiled_grammar.h
 
 // next[i] = the first j > i with lcp[j] < lcp[i], or lcp.size(): a block
 // skip table for an lcp array of byte-sorted tokens.
@@ -56,6 +59,16 @@ class Vocabulary {
   int32_t tool_call_open() const { return tool_open_; }
   int32_t tool_call_close() const { return tool_close_; }
 
+  // Token-mask parts shared by every grammar on this vocabulary, keyed by the
+  // canonical text of the sub-grammar they depend on (CompiledGrammar): the
+  // same string body, number or whitespace rules recur in every schema, and
+  // the server keeps one Vocabulary. Thread-safe; starts over past
+  // kMaxSharedBytes.
+  std::shared_ptr<const PositionMask> shared_mask(const std::string& key) const;
+  void put_shared_mask(const std::string& key, std::shared_ptr<const PositionMask> mask,
+                       size_t bytes) const;
+  static constexpr size_t kMaxSharedBytes = size_t{128} << 20;
+
  private:
   Vocabulary() = default;
   void index();
@@ -69,6 +82,9 @@ class Vocabulary {
   std::vector<uint32_t> sorted_off_;                        // [sorted + 1]
   std::unordered_map<std::string_view, int32_t> by_bytes_;  // views into bytes_
   int32_t tool_open_ = -1, tool_close_ = -1;
+  mutable std::mutex shared_mu_;
+  mutable std::unordered_map<std::string, std::shared_ptr<const PositionMask>> shared_;
+  mutable size_t shared_bytes_ = 0;
 };
 
 }  // namespace qs::grammar
