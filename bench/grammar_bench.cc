@@ -5,7 +5,15 @@
 // later request, as with GrammarCache hits), accept time, and optionally the
 // decode throughput of a model with and without a schema mask.
 //
-//   grammar_bench [--schemas DIR] [--steps N] [--runs K] [--model DIR --threads T]
+//   grammar_bench [--schemas DIR] [--steps N] [--runs K] [--cold-vocab 1] [--decode-ms MS]
+//                 [--model DIR --threads T]
+//
+// The schemas share one Vocabulary, as in a server, so a schema's first
+// request finds the mask parts of sub-grammars (string bodies, numbers,
+// whitespace) that earlier schemas computed; --cold-vocab 1 builds a new
+// Vocabulary per schema instead (nothing shared: the worst case). The grammar
+// cost per step (mask + accept) is also given as a share of a decode step of
+// --decode-ms (35 ms: the 0.5B model at batch 1 on the 2-core dev machine).
 //
 // Steps pick a uniformly random allowed token (the noise a random-weight model
 // gives: the hardest case, long strings and many distinct states), with the
@@ -59,6 +67,8 @@ int main(int argc, char** argv) {
   std::string schemas = std::string(QS_SOURCE_DIR) + "/tests/grammar/schemas";
   std::string model_dir;
   int steps = 200, runs = 3, threads = 0;
+  bool cold_vocab = false;  // a new Vocabulary (empty shared store) per schema
+  double decode_ms = 35.0;  // the 0.5B model's decode step at batch 1 here
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--schemas")
@@ -71,6 +81,10 @@ int main(int argc, char** argv) {
       model_dir = argv[i + 1];
     else if (a == "--threads")
       threads = std::atoi(argv[i + 1]);
+    else if (a == "--cold-vocab")
+      cold_vocab = std::atoi(argv[i + 1]) != 0;
+    else if (a == "--decode-ms")
+      decode_ms = std::atof(argv[i + 1]);
   }
   auto tok = tokenizer::Tokenizer::Load(QS_TOKENIZER_DATA);
   if (!tok.ok()) {
@@ -91,7 +105,7 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  std::vector<double> compile_us, cold_us, warm_us, accept_us, first_us;
+  std::vector<double> compile_us, cold_us, warm_us, accept_us, first_us, step_us;
   struct Slow {
     double us;
     std::string where;
@@ -103,6 +117,7 @@ int main(int argc, char** argv) {
   for (const fs::path& f : files) {
     std::ifstream in(f);
     json schema = json::parse(in);
+    if (cold_vocab) vocab = grammar::Vocabulary::FromTokenizer(**tok, 151936).value();
     grammar::GrammarPtr g;
     for (int rep = 0; rep < 5; ++rep) {
       double c0 = cpu_us();
@@ -142,6 +157,7 @@ int main(int argc, char** argv) {
         bool ok = m.accept(pick);
         if (!vocab->is_eos(pick)) text += vocab->bytes(pick);
         accept_us.push_back(cpu_us() - a0);
+        step_us.push_back(dt + accept_us.back());
         if (!ok) {
           std::fprintf(stderr, "%s: allowed token %d refused\n", f.filename().c_str(), pick);
           return 1;
@@ -160,6 +176,15 @@ int main(int argc, char** argv) {
   report("mask, all", all, "us");
   report("first mask of a request", first_us, "us");
   report("accept", accept_us, "us");
+  report("step (mask + accept)", step_us, "us");
+  double mean = 0;
+  for (double x : step_us) mean += x;
+  mean /= std::max<size_t>(1, step_us.size());
+  std::printf(
+      "grammar cost per decode step: mean %.1f us = %.2f%% of a %.1f ms step -> throughput with "
+      "a schema %.2f%% of without\n",
+      mean, 100.0 * mean / (decode_ms * 1e3), decode_ms,
+      100.0 * decode_ms * 1e3 / (decode_ms * 1e3 + mean));
   std::printf("walks not terminated within the budget: %ld\n", incomplete);
   std::sort(slow.begin(), slow.end(), [](const Slow& a, const Slow& b) { return a.us > b.us; });
   std::printf("masks over 1 ms: %zu; the slowest:\n", slow.size());
