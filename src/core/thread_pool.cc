@@ -13,7 +13,9 @@ namespace qs {
 
 namespace {
 constexpr int kSpinIterations = 20000;  // ~100 µs of pause before sleeping
-}
+
+uint32_t generation_of(uint64_t s) { return static_cast<uint32_t>(s >> 32); }
+}  // namespace
 
 ThreadPool::ThreadPool(int num_threads) {
   if (num_threads <= 0)
@@ -24,9 +26,25 @@ ThreadPool::ThreadPool(int num_threads) {
 
 ThreadPool::~ThreadPool() {
   stop_.store(true);
-  generation_.fetch_add(1);
-  generation_.notify_all();
+  state_.fetch_add(uint64_t{1} << 32);
+  state_.notify_all();
   for (auto& t : threads_) t.join();
+}
+
+void ThreadPool::dispatch(const std::function<void(int, int)>& fn, bool wait_all) {
+  job_ = &fn;
+  left_.store(0, std::memory_order_relaxed);
+  const uint64_t gen = generation_of(state_.load(std::memory_order_relaxed)) + uint64_t{1};
+  state_.store(gen << 32, std::memory_order_release);  // open, nobody joined
+  state_.notify_all();
+  fn(0, num_threads_);
+  const uint64_t workers = static_cast<uint64_t>(num_threads_ - 1);
+  if (wait_all) {
+    while ((state_.load(std::memory_order_acquire) & kJoinedMask) != workers) QS_PAUSE();
+  }
+  const uint64_t joined = state_.fetch_or(kClosed, std::memory_order_acq_rel) & kJoinedMask;
+  while (left_.load(std::memory_order_acquire) != joined) QS_PAUSE();
+  job_ = nullptr;
 }
 
 void ThreadPool::run(const std::function<void(int, int)>& fn) {
@@ -34,31 +52,34 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
     fn(0, 1);
     return;
   }
-  job_ = &fn;
-  pending_.store(num_threads_ - 1, std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_release);
-  generation_.notify_all();
-  fn(0, num_threads_);
-  while (pending_.load(std::memory_order_acquire) != 0) QS_PAUSE();
-  job_ = nullptr;
+  dispatch(fn, /*wait_all=*/true);
 }
 
 void ThreadPool::worker(int index) {
-  uint64_t seen = 0;
+  uint32_t seen = 0;
   for (;;) {
-    uint64_t g = generation_.load(std::memory_order_acquire);
-    for (int spin = 0; g == seen && spin < kSpinIterations; ++spin) {
+    uint64_t s = state_.load(std::memory_order_acquire);
+    for (int spin = 0; generation_of(s) == seen && spin < kSpinIterations; ++spin) {
       QS_PAUSE();
-      g = generation_.load(std::memory_order_acquire);
+      s = state_.load(std::memory_order_acquire);
     }
-    if (g == seen) {
-      generation_.wait(seen, std::memory_order_acquire);
+    if (generation_of(s) == seen) {
+      state_.wait(s, std::memory_order_acquire);
       continue;
     }
-    seen = g;
+    seen = generation_of(s);
     if (stop_.load()) return;
+    // Join this generation unless it is closed or already replaced.
+    bool joined = false;
+    while (generation_of(s) == seen && !(s & kClosed)) {
+      if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) {
+        joined = true;
+        break;
+      }
+    }
+    if (!joined) continue;
     (*job_)(index, num_threads_);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    left_.fetch_add(1, std::memory_order_release);
   }
 }
 
@@ -90,13 +111,14 @@ void ThreadPool::parallel_chunks(size_t n, size_t chunk,
     return;
   }
   std::atomic<size_t> next{0};
-  run([&](int, int) {
+  const std::function<void(int, int)> job = [&](int, int) {
     for (;;) {
       const size_t b = next.fetch_add(chunk, std::memory_order_relaxed);
       if (b >= n) return;
       fn(b, std::min(n, b + chunk));
     }
-  });
+  };
+  dispatch(job, /*wait_all=*/false);
 }
 
 }  // namespace qs

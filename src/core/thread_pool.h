@@ -1,11 +1,21 @@
-// A fork-join pool for kernels: run(fn) calls fn(thread_index, num_threads) on
-// every thread (the caller is thread 0) and returns when all are done.
+// A fork-join pool for kernels. The caller is thread 0 and takes part.
+//
+// Two kinds of job:
+//  - run(fn): every thread calls fn(thread_index, num_threads) exactly once
+//    (probes that measure each core, static splits).
+//  - parallel_chunks(n, chunk, fn): chunks handed out from a shared counter;
+//    the caller returns as soon as every chunk is done. A worker that has not
+//    woken up by then (descheduled by another process: an HTTP thread, a
+//    tokenizer, a build) is not waited for: it finds the job closed and skips
+//    it. A barrier that waits for every worker would stall the whole decode
+//    step on one preempted thread.
 // Workers spin briefly between jobs (a decode step issues ~200 jobs, each a
 // few tens of microseconds), then sleep on an atomic wait.
 #pragma once
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <thread>
 #include <vector>
@@ -22,7 +32,7 @@ class ThreadPool {
 
   int num_threads() const { return num_threads_; }
 
-  // Not reentrant: fn must not call run() on the same pool.
+  // Every thread runs fn once. Not reentrant: fn must not use the same pool.
   void run(const std::function<void(int thread_index, int num_threads)>& fn);
 
   // Splits [0, n) into contiguous ranges whose sizes are multiples of `grain`
@@ -30,19 +40,29 @@ class ThreadPool {
   void parallel_for(size_t n, size_t grain, const std::function<void(size_t, size_t)>& fn);
 
   // Dynamic schedule: [0, n) in chunks of `chunk` items (the last may be
-  // shorter), handed out in order from a shared counter to whichever thread
-  // is free, so a thread that is slowed down (another process, a cache-cold
-  // part) does not hold up the step. fn(begin, end) is called once per chunk.
+  // shorter), handed out in order to whichever thread is free; fn(begin, end)
+  // is called once per chunk. Returns when all chunks are done.
   void parallel_chunks(size_t n, size_t chunk, const std::function<void(size_t, size_t)>& fn);
 
  private:
+  // Publishes fn as a new job; the caller runs fn(0, n) itself. wait_all:
+  // also wait until every worker has joined (run()); otherwise close the job
+  // to late workers once the caller is done, and wait only for those that
+  // joined.
+  void dispatch(const std::function<void(int, int)>& fn, bool wait_all);
   void worker(int index);
+
+  // state_: [generation: 32][closed: 1][joined workers: 31]. A worker joins
+  // the current generation with a CAS that fails once it is closed or
+  // replaced, so it never touches a job the caller has finished with.
+  static constexpr uint64_t kClosed = uint64_t{1} << 31;
+  static constexpr uint64_t kJoinedMask = kClosed - 1;
 
   int num_threads_;
   std::vector<std::thread> threads_;
   const std::function<void(int, int)>* job_ = nullptr;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  std::atomic<uint64_t> state_{0};
+  std::atomic<uint32_t> left_{0};  // joined workers that have finished the job
   std::atomic<bool> stop_{false};
 };
 

@@ -74,6 +74,25 @@ TEST(ThreadPool, ParallelChunksKeepsGoingWhenOneThreadIsSlow) {
   EXPECT_LT(by_slow, 32);  // a static split would give it exactly half
 }
 
+TEST(ThreadPool, AlternatingJobKindsStayExact) {
+  // Chunk jobs close without waiting for late workers; a late worker must
+  // never run a finished job nor miss its share of a later run() job.
+  ThreadPool pool(3);
+  for (int rep = 0; rep < 3000; ++rep) {
+    const size_t n = static_cast<size_t>(rep % 7);
+    std::vector<std::atomic<int>> seen(n);
+    pool.parallel_chunks(n, 1, [&](size_t b, size_t e) {
+      for (size_t i = b; i < e; ++i) seen[i].fetch_add(1);
+    });
+    for (size_t i = 0; i < n; ++i) ASSERT_EQ(seen[i].load(), 1) << rep;
+    if (rep % 3 == 0) {
+      std::vector<std::atomic<int>> hits(3);
+      pool.run([&](int t, int) { hits[t].fetch_add(1); });
+      for (int t = 0; t < 3; ++t) ASSERT_EQ(hits[t].load(), 1) << rep;
+    }
+  }
+}
+
 TEST(SplitRange, PartsAreContiguousAndComplete) {
   for (size_t n : {0u, 1u, 5u, 64u, 65u}) {
     size_t prev_end = 0;

@@ -116,16 +116,19 @@ void attention(const float* q, size_t rows, size_t q_stride, size_t num_heads,
     return;
   }
   const size_t items = rows * kv.num_kv_heads;
-  auto work = [&](int t, int nt) {
-    for (size_t it = static_cast<size_t>(t); it < items; it += static_cast<size_t>(nt)) {
+  // One item = one (row, KV head): its query heads share each K/V load.
+  // Dynamic chunks: causal rows differ in cost and a late thread is not
+  // waited for.
+  auto work = [&](size_t b, size_t e) {
+    for (size_t it = b; it < e; ++it) {
       const size_t r = it / kv.num_kv_heads, g = it % kv.num_kv_heads;
       fn(q, q_stride, num_heads, row_info[r], kv, scale, out, r, g);
     }
   };
   if (pool && pool->num_threads() > 1 && items > 1) {
-    pool->run(work);
+    pool->parallel_chunks(items, 1, work);
   } else {
-    work(0, 1);
+    work(0, items);
   }
 }
 

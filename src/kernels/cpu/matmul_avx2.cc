@@ -96,8 +96,9 @@ void matmul_split(const float* x, size_t ldx, size_t m, size_t k, const uint16_t
     matmul_cols(x, ldx, m, k, w, n, bias, y, 0, n);
     return;
   }
-  pool->parallel_for(
-      n, 16, [&](size_t c0, size_t c1) { matmul_cols(x, ldx, m, k, w, n, bias, y, c0, c1); });
+  // Dynamic chunks of 64 W rows (a multiple of the tile): see ThreadPool.
+  pool->parallel_chunks(
+      n, 64, [&](size_t c0, size_t c1) { matmul_cols(x, ldx, m, k, w, n, bias, y, c0, c1); });
 }
 
 void matmul_bf16(const float* x, size_t m, size_t k, const uint16_t* w, size_t n, const float* bias,
