@@ -118,7 +118,7 @@ class StackArena {
   std::unordered_map<std::vector<int32_t>, int32_t, VecHash> state_index_;
   std::vector<uint8_t> complete_;  // [state] holds the empty stack
   // [state * width_ + byte class] -> state, kUnknown until computed. Rows
-  // per class, not per byte: JSON grammars have ~20-40 classes, so the table
+  // per class, not per byte: a JSON grammar has far fewer classes than 256, so the table
   // of a long walk stays in cache.
   std::vector<int32_t> trans_;
   size_t width_ = 1;
