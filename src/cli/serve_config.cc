@@ -10,7 +10,7 @@
 namespace qs::cli {
 
 void add_serve_options(CLI::App* sub, ServeFlags* f) {
-  sub->add_option("-m,--model", f->model, "Hugging Face model directory (YAML: model)");
+  sub->add_option("-m,--model", f->model, "Hugging Face model directory or .gguf file (YAML: model)");
   sub->add_option("--config", f->config_path, "YAML file with any of these options")
       ->check(CLI::ExistingFile);
   sub->add_option("--host", f->host, "Address to listen on (default 127.0.0.1)");
