@@ -82,6 +82,7 @@ TEST(Matmul, RealShapes) {
       // Prefill-sized x (m * k >= 64K): the bf16 rounding of x is split over
       // the pool too.
       check_matmul(*t, lowp, 75, 896, 24, true, 0, &pool, rng);
+      check_matmul(*t, lowp, 13, 4869, 9, true, 1, &pool, rng);  // k-blocked, odd k
     }
 }
 
@@ -107,7 +108,9 @@ TEST(Matmul, BitwiseBatchInvariance) {
   ThreadPool pool2(2), pool3(3);
   ThreadPool* pools[] = {nullptr, &pool2, &pool3};
   const size_t total = 41, n = 70;
-  for (size_t k : {64, 100, 896}) {
+  // 2100 > 2 * 1024: batches of 6+ rows take the k-blocked GEMM path, whose
+  // last block ends in a partial chunk.
+  for (size_t k : {64, 100, 896, 2100}) {
     auto x = testing::random_floats(total * k, rng);
     auto w = testing::random_bf16(n * k, rng);
     auto bias = testing::random_floats(n, rng);
