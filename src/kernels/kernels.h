@@ -68,8 +68,19 @@ struct WeightMatrix {
 
 // K/V storage of one layer in fixed-size blocks (paged).
 // Layout of k and v: [num_blocks][block_size][num_kv_heads][head_dim], element
-// type `dtype` (F32 or BF16). Position p of a sequence lives in block
+// type `dtype` (F32, BF16 or I8). Position p of a sequence lives in block
 // block_table[p / block_size], slot p % block_size.
+//
+// I8 (the INT8 KV cache): each (slot, kv head) vector x of head_dim values is
+// stored as symmetric int8 codes c in [-127, 127] plus one f32 scale, kept in
+// separate arrays k_scale / v_scale [num_blocks][block_size][num_kv_heads]:
+//   scale = max_i |x_i| / 127,  c_i = nearbyint(x_i * (1 / scale))   (c = 0 if scale == 0)
+//   x_i ~= scale * c_i   (error <= scale / 2 per element)
+// The same rounding as the activation side of the quantized matmuls. 0.5B
+// shape: 2 * 24 layers * 2 heads * (64 + 4) = 6,528 bytes per token vs 12,288
+// for BF16. Attention dequantizes on the fly: q.k = scale_k * sum_i q_i c_i,
+// and the value sum accumulates (p * scale_v) * c_i. k_scale / v_scale are
+// unused (may be null) for F32 and BF16.
 struct PagedKV {
   void* k = nullptr;
   void* v = nullptr;
@@ -77,6 +88,8 @@ struct PagedKV {
   size_t block_size = 16;
   size_t num_kv_heads = 0;
   size_t head_dim = 0;
+  float* k_scale = nullptr;  // I8 only, [num_blocks][block_size][num_kv_heads]
+  float* v_scale = nullptr;
 };
 
 // What one query row of attention sees: its sequence's block table and how
@@ -153,8 +166,9 @@ struct KernelTable {
   // Writes k/v rows into the paged cache: row r goes to (block_table[pos/bs], pos%bs)
   // where the caller passes the already-resolved destination slot index
   // slots[r] = block * block_size + slot. k, v: [rows][num_kv_heads*head_dim] with
-  // row stride `stride` floats. Converts to kv.dtype. Rows with slots[r] < 0 are
-  // skipped (padding rows).
+  // row stride `stride` floats. Converts to kv.dtype (I8: quantizes each
+  // (row, kv head) vector and writes its scale, see PagedKV; every table
+  // stores bitwise the same bytes). Rows with slots[r] < 0 are skipped (padding rows).
   void (*kv_store)(const float* k, const float* v, size_t rows, size_t stride, const int64_t* slots,
                    const PagedKV& kv);
 };

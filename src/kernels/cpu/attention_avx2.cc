@@ -3,6 +3,8 @@
 // kv head are processed together, so each K and V row is read once per item.
 // Positions go in chunks of up to 8: scores of the chunk [group][8], then an
 // online-softmax update (running max / denominator / weighted sum per head).
+// An I8 cache is dequantized on the fly: codes widened to f32, the K scale
+// applied to each score, the V scale folded into the softmax weight.
 // Items are dealt round-robin to threads (later rows have longer contexts).
 #include <cmath>
 
@@ -16,17 +18,26 @@ namespace {
 constexpr size_t kMaxGroup = 16;  // query heads per kv head
 constexpr size_t kChunk = 8;      // positions per softmax update
 
-template <size_t NV, bool Bf16>
+enum class Elem { kF32, kBf16, kI8 };  // the cache's dtype
+
+// One K or V row as head_dim floats (I8: the codes, scale applied by the caller).
+template <size_t NV, Elem E>
 inline void load_row(const void* p, __m256* out) {
   for (size_t v = 0; v < NV; ++v) {
-    out[v] = Bf16 ? widen_bf16_8(_mm_loadu_si128(
-                        reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + 8 * v)))
-                  : _mm256_loadu_ps(static_cast<const float*>(p) + 8 * v);
+    if constexpr (E == Elem::kBf16) {
+      out[v] = widen_bf16_8(_mm_loadu_si128(
+          reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + 8 * v)));
+    } else if constexpr (E == Elem::kI8) {
+      out[v] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(
+          reinterpret_cast<const __m128i*>(static_cast<const int8_t*>(p) + 8 * v))));
+    } else {
+      out[v] = _mm256_loadu_ps(static_cast<const float*>(p) + 8 * v);
+    }
   }
 }
 
 // NV = head_dim / 8.
-template <size_t NV, bool Bf16>
+template <size_t NV, Elem E>
 void attend_item(const float* q, size_t q_stride, size_t num_heads, const AttnRow& row,
                  const PagedKV& kv, float scale, float* out, size_t r, size_t g) {
   const size_t group = num_heads / kv.num_kv_heads;
@@ -49,11 +60,13 @@ void attend_item(const float* q, size_t q_stride, size_t num_heads, const AttnRo
     const size_t c = ctx - p0 < kChunk ? ctx - p0 : kChunk;
     for (size_t j = 0; j < c; ++j) {
       __m256 kr[NV];
-      load_row<NV, Bf16>(ref_ops::kv_row(kv.k, kv, row.block_table, p0 + j, g), kr);
+      load_row<NV, E>(ref_ops::kv_row(kv.k, kv, row.block_table, p0 + j, g), kr);
+      const float ks =
+          E == Elem::kI8 ? ref_ops::kv_scale(kv.k_scale, kv, row.block_table, p0 + j, g) : 1.0f;
       for (size_t h = 0; h < group; ++h) {
         __m256 d = _mm256_mul_ps(qv[h][0], kr[0]);
         for (size_t v = 1; v < NV; ++v) d = _mm256_fmadd_ps(qv[h][v], kr[v], d);
-        s[h][j] = hsum256(d);
+        s[h][j] = E == Elem::kI8 ? hsum256(d) * ks : hsum256(d);
       }
     }
     // Lanes >= c of the chunk are masked: score -inf, weight 0.
@@ -71,9 +84,11 @@ void attend_item(const float* q, size_t q_stride, size_t num_heads, const AttnRo
     }
     for (size_t j = 0; j < c; ++j) {
       __m256 vr[NV];
-      load_row<NV, Bf16>(ref_ops::kv_row(kv.v, kv, row.block_table, p0 + j, g), vr);
+      load_row<NV, E>(ref_ops::kv_row(kv.v, kv, row.block_table, p0 + j, g), vr);
+      const float vs =
+          E == Elem::kI8 ? ref_ops::kv_scale(kv.v_scale, kv, row.block_table, p0 + j, g) : 1.0f;
       for (size_t h = 0; h < group; ++h) {
-        __m256 pj = _mm256_set1_ps(s[h][j]);
+        __m256 pj = _mm256_set1_ps(E == Elem::kI8 ? s[h][j] * vs : s[h][j]);
         for (size_t v = 0; v < NV; ++v) acc[h][v] = _mm256_fmadd_ps(pj, vr[v], acc[h][v]);
       }
     }
@@ -88,19 +103,19 @@ void attend_item(const float* q, size_t q_stride, size_t num_heads, const AttnRo
 using ItemFn = void (*)(const float*, size_t, size_t, const AttnRow&, const PagedKV&, float, float*,
                         size_t, size_t);
 
-template <bool Bf16>
+template <Elem E>
 ItemFn pick(size_t nv) {
   switch (nv) {
     case 1:
-      return attend_item<1, Bf16>;
+      return attend_item<1, E>;
     case 2:
-      return attend_item<2, Bf16>;
+      return attend_item<2, E>;
     case 4:
-      return attend_item<4, Bf16>;
+      return attend_item<4, E>;
     case 8:
-      return attend_item<8, Bf16>;
+      return attend_item<8, E>;
     case 16:
-      return attend_item<16, Bf16>;
+      return attend_item<16, E>;
     default:
       return nullptr;
   }
@@ -112,7 +127,17 @@ void attention(const float* q, size_t rows, size_t q_stride, size_t num_heads,
   const size_t group = kv.num_kv_heads ? num_heads / kv.num_kv_heads : 0;
   ItemFn fn = nullptr;
   if (kv.head_dim % 8 == 0 && group >= 1 && group <= kMaxGroup) {
-    fn = kv.dtype == DType::BF16 ? pick<true>(kv.head_dim / 8) : pick<false>(kv.head_dim / 8);
+    const size_t nv = kv.head_dim / 8;
+    switch (kv.dtype) {
+      case DType::BF16:
+        fn = pick<Elem::kBf16>(nv);
+        break;
+      case DType::I8:
+        fn = pick<Elem::kI8>(nv);
+        break;
+      default:
+        fn = pick<Elem::kF32>(nv);
+    }
   }
   if (fn == nullptr) {  // a shape we do not vectorise
     ref_ops::attention(q, rows, q_stride, num_heads, row_info, kv, scale, out, pool);

@@ -3,6 +3,8 @@
 // kv head are processed together, so each K and V row is read once per item.
 // Positions go in chunks of up to 16: scores of the chunk [group][16], then an
 // online-softmax update (running max / denominator / weighted sum per head).
+// An I8 cache is dequantized on the fly: codes widened to f32, the K scale
+// applied to each score, the V scale folded into the softmax weight.
 // Items are dealt round-robin to threads (later rows have longer contexts).
 #include <cmath>
 
@@ -17,17 +19,26 @@ constexpr size_t kMaxVec = 16;    // head_dim <= 256
 constexpr size_t kMaxGroup = 16;  // query heads per kv head
 constexpr size_t kChunk = 16;     // positions per softmax update
 
-template <size_t NV, bool Bf16>
+enum class Elem { kF32, kBf16, kI8 };  // the cache's dtype
+
+// One K or V row as head_dim floats (I8: the codes, scale applied by the caller).
+template <size_t NV, Elem E>
 inline void load_row(const void* p, __m512* out) {
   for (size_t v = 0; v < NV; ++v) {
-    out[v] = Bf16 ? widen_bf16_16(_mm256_loadu_si256(
-                        reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(p) + 16 * v)))
-                  : _mm512_loadu_ps(static_cast<const float*>(p) + 16 * v);
+    if constexpr (E == Elem::kBf16) {
+      out[v] = widen_bf16_16(_mm256_loadu_si256(
+          reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(p) + 16 * v)));
+    } else if constexpr (E == Elem::kI8) {
+      out[v] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(
+          reinterpret_cast<const __m128i*>(static_cast<const int8_t*>(p) + 16 * v))));
+    } else {
+      out[v] = _mm512_loadu_ps(static_cast<const float*>(p) + 16 * v);
+    }
   }
 }
 
 // NV = head_dim / 16.
-template <size_t NV, bool Bf16>
+template <size_t NV, Elem E>
 void attend_item(const float* q, size_t q_stride, size_t num_heads, const AttnRow& row,
                  const PagedKV& kv, float scale, float* out, size_t r, size_t g) {
   const size_t group = num_heads / kv.num_kv_heads;
@@ -50,11 +61,13 @@ void attend_item(const float* q, size_t q_stride, size_t num_heads, const AttnRo
     const size_t c = ctx - p0 < kChunk ? ctx - p0 : kChunk;
     for (size_t j = 0; j < c; ++j) {
       __m512 kr[NV];
-      load_row<NV, Bf16>(ref_ops::kv_row(kv.k, kv, row.block_table, p0 + j, g), kr);
+      load_row<NV, E>(ref_ops::kv_row(kv.k, kv, row.block_table, p0 + j, g), kr);
+      const float ks =
+          E == Elem::kI8 ? ref_ops::kv_scale(kv.k_scale, kv, row.block_table, p0 + j, g) : 1.0f;
       for (size_t h = 0; h < group; ++h) {
         __m512 d = _mm512_mul_ps(qv[h][0], kr[0]);
         for (size_t v = 1; v < NV; ++v) d = _mm512_fmadd_ps(qv[h][v], kr[v], d);
-        s[h][j] = _mm512_reduce_add_ps(d);
+        s[h][j] = E == Elem::kI8 ? _mm512_reduce_add_ps(d) * ks : _mm512_reduce_add_ps(d);
       }
     }
     const __mmask16 cm = tail_mask16(c);
@@ -70,9 +83,11 @@ void attend_item(const float* q, size_t q_stride, size_t num_heads, const AttnRo
     }
     for (size_t j = 0; j < c; ++j) {
       __m512 vr[NV];
-      load_row<NV, Bf16>(ref_ops::kv_row(kv.v, kv, row.block_table, p0 + j, g), vr);
+      load_row<NV, E>(ref_ops::kv_row(kv.v, kv, row.block_table, p0 + j, g), vr);
+      const float vs =
+          E == Elem::kI8 ? ref_ops::kv_scale(kv.v_scale, kv, row.block_table, p0 + j, g) : 1.0f;
       for (size_t h = 0; h < group; ++h) {
-        __m512 pj = _mm512_set1_ps(s[h][j]);
+        __m512 pj = _mm512_set1_ps(E == Elem::kI8 ? s[h][j] * vs : s[h][j]);
         for (size_t v = 0; v < NV; ++v) acc[h][v] = _mm512_fmadd_ps(pj, vr[v], acc[h][v]);
       }
     }
@@ -87,17 +102,17 @@ void attend_item(const float* q, size_t q_stride, size_t num_heads, const AttnRo
 using ItemFn = void (*)(const float*, size_t, size_t, const AttnRow&, const PagedKV&, float, float*,
                         size_t, size_t);
 
-template <bool Bf16>
+template <Elem E>
 ItemFn pick(size_t nv) {
   switch (nv) {
     case 1:
-      return attend_item<1, Bf16>;
+      return attend_item<1, E>;
     case 2:
-      return attend_item<2, Bf16>;
+      return attend_item<2, E>;
     case 4:
-      return attend_item<4, Bf16>;
+      return attend_item<4, E>;
     case 8:
-      return attend_item<8, Bf16>;
+      return attend_item<8, E>;
     default:
       return nullptr;
   }
@@ -109,7 +124,17 @@ void attention(const float* q, size_t rows, size_t q_stride, size_t num_heads,
   const size_t group = kv.num_kv_heads ? num_heads / kv.num_kv_heads : 0;
   ItemFn fn = nullptr;
   if (kv.head_dim % 16 == 0 && group >= 1 && group <= kMaxGroup) {
-    fn = kv.dtype == DType::BF16 ? pick<true>(kv.head_dim / 16) : pick<false>(kv.head_dim / 16);
+    const size_t nv = kv.head_dim / 16;
+    switch (kv.dtype) {
+      case DType::BF16:
+        fn = pick<Elem::kBf16>(nv);
+        break;
+      case DType::I8:
+        fn = pick<Elem::kI8>(nv);
+        break;
+      default:
+        fn = pick<Elem::kF32>(nv);
+    }
   }
   if (fn == nullptr) {  // a shape we do not vectorise
     ref_ops::attention(q, rows, q_stride, num_heads, row_info, kv, scale, out, pool);

@@ -97,9 +97,37 @@ void embedding_bf16(const uint16_t* table, size_t dim, const int32_t* ids, size_
   }
 }
 
+// The I8 KV format (kernels.h, PagedKV) of one vector of n floats, 8 lanes
+// plus a scalar tail; bitwise the same as ref_ops::quantize_kv (max is exact,
+// the scale and its inverse are the same scalar divisions, vcvtps2dq rounds
+// to nearest even as nearbyint).
+float quantize_kv(const float* x, size_t n, int8_t* codes) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256 amax8 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    amax8 = _mm256_max_ps(amax8, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)));
+  float amax = hmax256(amax8);
+  for (; i < n; ++i) amax = std::fmax(amax, std::fabs(x[i]));
+  const float d = amax / 127.0f;
+  const float idf = d != 0.0f ? 1.0f / d : 0.0f;
+  const __m256 id = _mm256_set1_ps(idf);
+  const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127);
+  for (i = 0; i + 8 <= n; i += 8) {
+    __m256i c = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i), id));
+    c = _mm256_min_epi32(_mm256_max_epi32(c, lo), hi);
+    const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(c), _mm256_extracti128_si256(c, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(codes + i), _mm_packs_epi16(w, w));
+  }
+  for (; i < n; ++i)
+    codes[i] =
+        static_cast<int8_t>(std::fmin(127.0f, std::fmax(-127.0f, std::nearbyint(x[i] * idf))));
+  return d;
+}
+
 void kv_store(const float* k, const float* v, size_t rows, size_t stride, const int64_t* slots,
               const PagedKV& kv) {
-  if (kv.dtype != DType::F32) {  // the bf16 rounding is scalar anyway
+  if (kv.dtype == DType::BF16) {  // the bf16 rounding is scalar anyway
     ref_ops::kv_store(k, v, rows, stride, slots, kv);
     return;
   }
@@ -107,6 +135,17 @@ void kv_store(const float* k, const float* v, size_t rows, size_t stride, const 
   for (size_t r = 0; r < rows; ++r) {
     if (slots[r] < 0) continue;
     const size_t base = static_cast<size_t>(slots[r]) * width;
+    if (kv.dtype == DType::I8) {
+      for (size_t g = 0; g < kv.num_kv_heads; ++g) {
+        const size_t off = g * kv.head_dim,
+                     si = static_cast<size_t>(slots[r]) * kv.num_kv_heads + g;
+        kv.k_scale[si] =
+            quantize_kv(k + r * stride + off, kv.head_dim, static_cast<int8_t*>(kv.k) + base + off);
+        kv.v_scale[si] =
+            quantize_kv(v + r * stride + off, kv.head_dim, static_cast<int8_t*>(kv.v) + base + off);
+      }
+      continue;
+    }
     float* dk = static_cast<float*>(kv.k) + base;
     float* dv = static_cast<float*>(kv.v) + base;
     size_t i = 0;

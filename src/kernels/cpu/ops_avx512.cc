@@ -89,6 +89,25 @@ void embedding_bf16(const uint16_t* table, size_t dim, const int32_t* ids, size_
   }
 }
 
+// The I8 KV format (kernels.h, PagedKV) of one vector of n floats; bitwise the
+// same as ref_ops::quantize_kv (max is exact, the scale and its inverse are
+// the same scalar divisions, vcvtps2dq rounds to nearest even as nearbyint).
+float quantize_kv(const float* x, size_t n, int8_t* codes) {
+  __m512 amax = _mm512_setzero_ps();
+  for (size_t i = 0; i < n; i += 16)
+    amax = _mm512_max_ps(amax, _mm512_abs_ps(_mm512_maskz_loadu_ps(tail_mask16(n - i), x + i)));
+  const float d = _mm512_reduce_max_ps(amax) / 127.0f;
+  const __m512 id = _mm512_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
+  const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+  for (size_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask16(n - i);
+    __m512i c = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), id));
+    c = _mm512_min_epi32(_mm512_max_epi32(c, lo), hi);
+    _mm_mask_storeu_epi8(codes + i, m, _mm512_cvtepi32_epi8(c));
+  }
+  return d;
+}
+
 void kv_store(const float* k, const float* v, size_t rows, size_t stride, const int64_t* slots,
               const PagedKV& kv) {
   const size_t width = kv.num_kv_heads * kv.head_dim;
@@ -97,6 +116,16 @@ void kv_store(const float* k, const float* v, size_t rows, size_t stride, const 
     const size_t base = static_cast<size_t>(slots[r]) * width;
     const float* src[2] = {k + r * stride, v + r * stride};
     void* dst[2] = {kv.k, kv.v};
+    if (kv.dtype == DType::I8) {
+      float* scales[2] = {kv.k_scale, kv.v_scale};
+      for (int s = 0; s < 2; ++s)
+        for (size_t g = 0; g < kv.num_kv_heads; ++g) {
+          const size_t off = g * kv.head_dim;
+          scales[s][static_cast<size_t>(slots[r]) * kv.num_kv_heads + g] =
+              quantize_kv(src[s] + off, kv.head_dim, static_cast<int8_t*>(dst[s]) + base + off);
+        }
+      continue;
+    }
     for (int s = 0; s < 2; ++s) {
       for (size_t i = 0; i < width; i += 16) {
         __mmask16 m = tail_mask16(width - i);

@@ -98,36 +98,59 @@ void embedding_bf16(const uint16_t* table, size_t dim, const int32_t* ids, size_
 
 namespace {
 inline float load_elem(const void* p, DType t, size_t i) {
-  return t == DType::BF16 ? bf16_to_f32(static_cast<const uint16_t*>(p)[i])
-                          : static_cast<const float*>(p)[i];
+  switch (t) {
+    case DType::BF16:
+      return bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
+    case DType::I8:
+      return static_cast<float>(static_cast<const int8_t*>(p)[i]);  // the code; scale applied apart
+    default:
+      return static_cast<const float*>(p)[i];
+  }
 }
 }  // namespace
 
+float quantize_kv(const float* x, size_t n, int8_t* codes) {
+  float amax = 0.0f;
+  for (size_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(x[i]));
+  const float d = amax / 127.0f;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  for (size_t i = 0; i < n; ++i) {
+    const float c = std::min(127.0f, std::max(-127.0f, std::nearbyint(x[i] * id)));
+    codes[i] = static_cast<int8_t>(c);
+  }
+  return d;
+}
+
 // One (row, query head) at a time, one position at a time: the textbook online
 // softmax (running max m, running denominator l, running weighted sum acc).
+// I8: s = (sum_i q_i c_i) * scale_k * scale, and V enters as (pw * scale_v) * c_i.
 void attention(const float* q, size_t rows, size_t q_stride, size_t num_heads,
                const AttnRow* row_info, const PagedKV& kv, float scale, float* out,
                ThreadPool* pool) {
   const size_t hd = kv.head_dim;
   const size_t group = num_heads / kv.num_kv_heads;
+  const bool i8 = kv.dtype == DType::I8;
   std::vector<float> acc(hd);
   for (size_t r = 0; r < rows; ++r) {
+    const int32_t* table = row_info[r].block_table;
     for (size_t h = 0; h < num_heads; ++h) {
       const float* qh = q + r * q_stride + h * hd;
       const size_t g = h / group;
       float mx = -INFINITY, l = 0.0f;
       std::fill(acc.begin(), acc.end(), 0.0f);
       for (int32_t p = 0; p < row_info[r].context_len; ++p) {
-        const void* kp = kv_row(kv.k, kv, row_info[r].block_table, p, g);
-        const void* vp = kv_row(kv.v, kv, row_info[r].block_table, p, g);
+        const void* kp = kv_row(kv.k, kv, table, p, g);
+        const void* vp = kv_row(kv.v, kv, table, p, g);
         float s = 0.0f;
         for (size_t i = 0; i < hd; ++i) s += qh[i] * load_elem(kp, kv.dtype, i);
+        if (i8) s *= kv_scale(kv.k_scale, kv, table, p, g);
         s *= scale;
         float new_mx = std::max(mx, s);
         float corr = std::exp(mx - new_mx);  // 0 on the first position
         float pw = std::exp(s - new_mx);
         l = l * corr + pw;
-        for (size_t i = 0; i < hd; ++i) acc[i] = acc[i] * corr + pw * load_elem(vp, kv.dtype, i);
+        const float pv = i8 ? pw * kv_scale(kv.v_scale, kv, table, p, g) : pw;
+        for (size_t i = 0; i < hd; ++i) acc[i] = acc[i] * corr + pv * load_elem(vp, kv.dtype, i);
         mx = new_mx;
       }
       float* o = out + (r * num_heads + h) * hd;
@@ -143,6 +166,17 @@ void kv_store(const float* k, const float* v, size_t rows, size_t stride, const 
   for (size_t r = 0; r < rows; ++r) {
     if (slots[r] < 0) continue;
     size_t base = static_cast<size_t>(slots[r]) * width;
+    if (kv.dtype == DType::I8) {
+      for (size_t g = 0; g < kv.num_kv_heads; ++g) {
+        const size_t off = g * kv.head_dim;
+        const size_t si = static_cast<size_t>(slots[r]) * kv.num_kv_heads + g;
+        kv.k_scale[si] =
+            quantize_kv(k + r * stride + off, kv.head_dim, static_cast<int8_t*>(kv.k) + base + off);
+        kv.v_scale[si] =
+            quantize_kv(v + r * stride + off, kv.head_dim, static_cast<int8_t*>(kv.v) + base + off);
+      }
+      continue;
+    }
     for (size_t i = 0; i < width; ++i) {
       if (kv.dtype == DType::BF16) {
         static_cast<uint16_t*>(kv.k)[base + i] = f32_to_bf16(k[r * stride + i]);

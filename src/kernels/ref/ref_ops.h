@@ -32,4 +32,15 @@ inline const void* kv_row(const void* base, const PagedKV& kv, const int32_t* bl
   return static_cast<const char*>(base) + elem * dtype_size(kv.dtype);
 }
 
+// I8 cache: the scale of position `pos`, kv head `g` (k_scale or v_scale as `base`).
+inline float kv_scale(const float* base, const PagedKV& kv, const int32_t* block_table, size_t pos,
+                      size_t g) {
+  size_t slot =
+      static_cast<size_t>(block_table[pos / kv.block_size]) * kv.block_size + pos % kv.block_size;
+  return base[slot * kv.num_kv_heads + g];
+}
+
+// The I8 KV format of one vector (kernels.h, PagedKV): writes n codes, returns the scale.
+float quantize_kv(const float* x, size_t n, int8_t* codes);
+
 }  // namespace qs::kernels::ref_ops
