@@ -1,6 +1,7 @@
 #include "formats/gptq_awq.h"
 
 #include <cctype>
+#include <cmath>
 #include <cstring>
 
 #include "core/dtype.h"
@@ -171,6 +172,7 @@ UnpackedLinear unpack_linear(const QuantizedLinear& l, const QuantConfig& c) {
   u.n = n;
   u.k = k;
   u.groups = G;
+  u.bits = bits;
   u.q.resize(static_cast<size_t>(n * k));
   u.zeros.resize(static_cast<size_t>(G * n));
   u.scales.resize(static_cast<size_t>(G * n));
@@ -220,6 +222,77 @@ void dequantize(const UnpackedLinear& u, float* out) {
       o[i] = static_cast<float>(static_cast<int32_t>(q[i]) - u.zeros[at]) * u.scales[at];
     }
   }
+}
+
+bool has_contiguous_groups(const UnpackedLinear& u) {
+  if (u.groups <= 0 || u.k % u.groups != 0) return false;
+  const int64_t gs = u.k / u.groups;
+  for (int64_t i = 0; i < u.k; ++i)
+    if (u.group[static_cast<size_t>(i)] != i / gs) return false;
+  return true;
+}
+
+namespace {
+
+// The checks both integer forms share; fills scales [n][groups] (transposed from
+// the checkpoint's [groups][n]) as f16 bits.
+Status scales_as_f16(const UnpackedLinear& u, std::vector<uint16_t>* s16) {
+  if (!has_contiguous_groups(u))
+    return Status::Error("groups are permuted (act-order g_idx); kernels need contiguous groups");
+  s16->resize(static_cast<size_t>(u.n * u.groups));
+  for (int64_t g = 0; g < u.groups; ++g)
+    for (int64_t j = 0; j < u.n; ++j) {
+      const float s = u.scales[static_cast<size_t>(g * u.n + j)];
+      const uint16_t h = f32_to_f16(s);
+      if (!std::isfinite(s) || f16_to_f32(h) != s)
+        return Status::Error("scale " + std::to_string(s) + " of output " + std::to_string(j) +
+                             ", group " + std::to_string(g) + " is not an f16 value");
+      (*s16)[static_cast<size_t>(j * u.groups + g)] = h;
+    }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Int4ScaleMin> to_int4_scale_min(const UnpackedLinear& u) {
+  if (u.bits != 4) return Status::Error(std::to_string(u.bits) + "-bit values are not 4-bit");
+  Int4ScaleMin r;
+  r.group = u.groups > 0 ? u.k / u.groups : 0;
+  QS_RETURN_IF_ERROR(scales_as_f16(u, &r.s));
+  r.m.resize(r.s.size());
+  for (int64_t j = 0; j < u.n; ++j)
+    for (int64_t g = 0; g < u.groups; ++g) {
+      const size_t at = static_cast<size_t>(j * u.groups + g);
+      const int32_t z = u.zeros[static_cast<size_t>(g * u.n + j)];
+      // z has at most 5 bits and s 11: the product is exact in F32, one rounding to f16.
+      const float m = -static_cast<float>(z) * f16_to_f32(r.s[at]);
+      r.m[at] = f32_to_f16(m);
+      if (!std::isfinite(f16_to_f32(r.m[at])))
+        return Status::Error("-zero * scale = " + std::to_string(m) + " (output " +
+                             std::to_string(j) + ", group " + std::to_string(g) +
+                             ") is beyond the f16 range");
+    }
+  return r;
+}
+
+Result<std::vector<uint16_t>> to_int8_scales(const UnpackedLinear& u) {
+  if (u.bits != 8) return Status::Error(std::to_string(u.bits) + "-bit values are not 8-bit");
+  if (u.groups <= 0 || (u.k / u.groups) % 32 != 0)
+    return Status::Error("group size " + std::to_string(u.groups > 0 ? u.k / u.groups : 0) +
+                         " is not a multiple of the 32-value block");
+  std::vector<uint16_t> s16;
+  QS_RETURN_IF_ERROR(scales_as_f16(u, &s16));
+  const int64_t gs = u.k / u.groups;
+  for (int64_t j = 0; j < u.n; ++j)
+    for (int64_t i = 0; i < u.k; ++i) {
+      const int32_t v = static_cast<int32_t>(u.q[static_cast<size_t>(j * u.k + i)]) -
+                        u.zeros[static_cast<size_t>(i / gs * u.n + j)];
+      if (v < -128 || v > 127)
+        return Status::Error("q - zero = " + std::to_string(v) + " (output " + std::to_string(j) +
+                             ", input " + std::to_string(i) +
+                             ") is outside int8: asymmetric zeros");
+    }
+  return s16;
 }
 
 }  // namespace qs

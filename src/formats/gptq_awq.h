@@ -71,6 +71,7 @@ Result<QuantizedLinear> find_quantized_linear(const TensorStore& store, const st
 // The integer form of a layer: what a group-wise INT4/INT8 kernel format needs.
 struct UnpackedLinear {
   int64_t n = 0, k = 0, groups = 0;
+  int bits = 4;
   std::vector<uint8_t> q;      // [n][k] quantized values in [0, 2^bits)
   std::vector<int32_t> zeros;  // [groups][n] actual zero points (offset applied)
   std::vector<float> scales;   // [groups][n] F16 scales widened to F32
@@ -81,5 +82,33 @@ UnpackedLinear unpack_linear(const QuantizedLinear& l, const QuantConfig& c);
 
 // out [n][k] F32: float(q - zero) * scale (exact).
 void dequantize(const UnpackedLinear& u, float* out);
+
+// ---- The same layer in the kernels' group-wise integer forms (kernels.h kQ4 /
+// kQ8_0), without going through floats. Both need contiguous groups (input i in
+// group i / (k / groups): desc_act false, or a g_idx that equals it) and scales
+// that are f16 values (the hub's are F16). An error gives the reason the layer
+// cannot be held that way (the caller keeps the exact BF16 dequantization).
+
+// True when u.group[i] == i / (k / groups) for every i.
+bool has_contiguous_groups(const UnpackedLinear& u);
+
+// 4-bit: w = s * q + m per group, q as unpacked, s = the scale, m = f16(-z * s)
+// rounded to nearest even -- the only rounding: |m - (-z s)| <= 2^-11 |z s|
+// (half an f16 ulp; 2^-25 absolute below f16's normal range). Exact when z * s
+// fits 11 bits (e.g. symmetric GPTQ, z = 8). Errors: bits != 4, permuted groups,
+// a scale that is not an f16 value, -z * s beyond f16's range.
+struct Int4ScaleMin {
+  int64_t group = 0;        // k / groups
+  std::vector<uint16_t> s;  // [n][groups] f16 bits
+  std::vector<uint16_t> m;  // [n][groups] f16 bits
+};
+Result<Int4ScaleMin> to_int4_scale_min(const UnpackedLinear& u);
+
+// 8-bit: w = d * v exactly, v = q - z in [-128, 127] (int8), d = the f16 scale of
+// v's group: what GGUF Q8_0 blocks hold when the group is a multiple of 32
+// (symmetric GPTQ-Int8: z = 128, every block of the group repeats its d).
+// Errors: bits != 8, permuted groups, a scale that is not an f16 value, a
+// q - z outside int8 (asymmetric zeros), groups not a multiple of 32.
+Result<std::vector<uint16_t>> to_int8_scales(const UnpackedLinear& u);  // [n][groups] f16 bits
 
 }  // namespace qs

@@ -1,5 +1,6 @@
 #include "model/qwen2_weights.h"
 
+#include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
@@ -69,11 +70,20 @@ class Binder {
     const std::string base = name.substr(0, name.size() - 7);  // without ".weight"
     const uint16_t* data = nullptr;
     if (quant_ != nullptr && store_.find(base + ".qweight") != nullptr) {
-      // GPTQ/AWQ layer: dequantized exactly to F32, then rounded to BF16 (for now the
-      // only kernel format that represents (q - z) * f16 scale closely).
+      // GPTQ/AWQ layer: repacked as it is (4-bit -> kQ4, 8-bit -> kQ8_0, no
+      // requantization); where the kernels cannot hold it (act-order groups,
+      // asymmetric 8-bit, ...) dequantized exactly to F32 and rounded to BF16.
       QS_ASSIGN_OR_RETURN(auto ql, find_quantized_linear(store_, base, rows, cols, *quant_, dir_));
+      const UnpackedLinear u = unpack_linear(ql, *quant_);
+      auto native = pack_native(u);
+      if (native.ok()) {
+        ++native_layers_;
+        w_->matmul_weight_bytes += native.value().bytes;
+        return native;
+      }
+      if (bf16_layers_++ == 0) first_reason_ = name + ": " + native.status().message();
       std::vector<float> f(static_cast<size_t>(rows * cols));
-      dequantize(unpack_linear(ql, *quant_), f.data());
+      dequantize(u, f.data());
       auto buf = aligned_alloc_array<uint16_t>(f.size());
       for (size_t i = 0; i < f.size(); ++i) buf[i] = f32_to_bf16(f[i]);
       w_->owned_bf16.push_back(std::move(buf));
@@ -105,6 +115,18 @@ class Binder {
     w_->matmul_weight_bytes += m.bytes;
     return m;
   }
+  // One line per model for the GPTQ/AWQ layers: how many run in their own INT4/INT8 form.
+  void log_quantized_layers() const {
+    if (quant_ == nullptr) return;
+    if (bf16_layers_ == 0) {
+      QS_LOG(Info, dir_ << ": " << native_layers_ << " GPTQ/AWQ layers repacked as "
+                        << (quant_->bits == 4 ? "q4" : "q8_0"));
+    } else {
+      QS_LOG(Info, dir_ << ": " << bf16_layers_ << " GPTQ/AWQ layers dequantized to bf16 ("
+                        << first_reason_ << (bf16_layers_ > 1 ? "; ..." : "") << "), "
+                        << native_layers_ << " repacked");
+    }
+  }
   Result<const float*> vector(const std::string& name, int64_t n) {
     const TensorView* t = store_.find(name);
     QS_RETURN_IF_ERROR(check(t, name, {n}));
@@ -112,11 +134,64 @@ class Binder {
   }
 
  private:
+  // A GPTQ/AWQ layer in the kernel format of its own integers: 4-bit -> kQ4 with
+  // the checkpoint's group, s = scale, m = f16(-z s); 8-bit -> kQ8_0 with
+  // int8 q - z and each 32-block's d = its group's scale (exact). The
+  // --quantize option does not apply: requantizing them would only lose.
+  Result<kernels::WeightMatrix> pack_native(const UnpackedLinear& u) {
+    namespace qt = kernels::quant;
+    const size_t n = static_cast<size_t>(u.n), k = static_cast<size_t>(u.k);
+    const size_t G = static_cast<size_t>(u.groups), gs = k / G;
+    kernels::WeightMatrix m;
+    m.rows = u.n;
+    m.cols = u.k;
+    AlignedPtr<uint8_t> buf;
+    if (u.bits == 4) {
+      QS_ASSIGN_OR_RETURN(Int4ScaleMin f, to_int4_scale_min(u));
+      QS_RETURN_IF_ERROR(qt::check_q4_shape(n, k, gs));
+      m.format = kernels::WeightFormat::kQ4;
+      m.group = static_cast<int32_t>(gs);
+      m.bytes = qt::q4_bytes(n, k, gs);
+      buf = aligned_alloc_array<uint8_t>(m.bytes);
+      qt::pack_q4(
+          n, k, gs,
+          [&](size_t j, uint8_t* q, uint16_t* s, uint16_t* mn) {
+            std::memcpy(q, &u.q[j * k], k);
+            std::memcpy(s, &f.s[j * G], G * 2);
+            std::memcpy(mn, &f.m[j * G], G * 2);
+          },
+          buf.get(), q_.pool);
+    } else {
+      QS_ASSIGN_OR_RETURN(std::vector<uint16_t> d, to_int8_scales(u));
+      QS_RETURN_IF_ERROR(qt::check_q8_0_shape(n, k));
+      m.format = kernels::WeightFormat::kQ8_0;
+      m.bytes = qt::q8_0_bytes(n, k);
+      buf = aligned_alloc_array<uint8_t>(m.bytes);
+      qt::pack_q8_0(
+          n, k,
+          [&](size_t j, qt::BlockQ8_0* b) {
+            for (size_t blk = 0; blk < k / qt::kBlock; ++blk) {
+              const size_t g = blk * qt::kBlock / gs;
+              const int32_t z = u.zeros[g * n + j];
+              b[blk].d = d[j * G + g];
+              for (size_t t = 0; t < qt::kBlock; ++t)  // in [-128, 127]: checked
+                b[blk].qs[t] = static_cast<int8_t>(u.q[j * k + blk * qt::kBlock + t] - z);
+            }
+          },
+          buf.get(), q_.pool);
+    }
+    m.data = buf.get();
+    w_->owned_bytes.push_back(std::move(buf));
+    return m;
+  }
+
   const TensorStore& store_;
   std::string dir_;
   WeightQuantization q_;
   Qwen2Weights* w_;
   const QuantConfig* quant_;  // GPTQ/AWQ checkpoint, or nullptr
+  int native_layers_ = 0, bf16_layers_ = 0;
+  std::string first_reason_;  // why the first bf16 layer could not be repacked
 };
 
 }  // namespace
@@ -178,6 +253,7 @@ Result<std::unique_ptr<Qwen2Weights>> bind_qwen2_weights(const TensorStore& stor
   Binder b(store, dir, w.get(), quant ? &*quant : nullptr, wq);
   QS_RETURN_IF_ERROR(bind_qwen2_layout(
       b, c, c.tie_word_embeddings && store.find("lm_head.weight") == nullptr, w.get()));
+  b.log_quantized_layers();
   return w;
 }
 
