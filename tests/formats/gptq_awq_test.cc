@@ -148,6 +148,127 @@ TEST(GptqAwqFixture, ActOrderGroupIndexIsPermuted) {
   FAIL() << "no g_idx in the act-order fixture";
 }
 
+// ---- integer forms for the kernels (kQ4: s q + m; kQ8_0: d (q - z))
+
+TEST_P(FixtureTest, IntegerFormsReproduceTheExactDequantization) {
+  const json doc = load_json(kFixtures + GetParam() + ".json");
+  auto qc = parse_quant_config(doc.at("quantization_config").dump(), "config.json");
+  ASSERT_TRUE(qc.ok()) << qc.status().message();
+  auto store = write_store(read_all(kFixtures + GetParam() + ".safetensors"), temp_dir("int"));
+  const bool actorder = GetParam() == "gptq-int4-actorder";
+  for (int layer = 0; layer < 2; ++layer)
+    for (const char* p : kProj) {
+      const std::string prefix = "model.layers." + std::to_string(layer) + "." + p;
+      int64_t n = 0, k = 0;
+      proj_shape(p, &n, &k);
+      auto l = find_quantized_linear(*store, prefix, n, k, qc.value(), "fixture");
+      ASSERT_TRUE(l.ok()) << l.status().message();
+      const UnpackedLinear u = unpack_linear(l.value(), qc.value());
+      std::vector<float> w(static_cast<size_t>(n * k));
+      dequantize(u, w.data());
+      EXPECT_EQ(has_contiguous_groups(u), !actorder) << prefix;
+      const int64_t G = u.groups, gs = k / G;
+      if (u.bits == 4) {
+        auto f = to_int4_scale_min(u);
+        if (actorder) {
+          ASSERT_FALSE(f.ok());
+          EXPECT_NE(f.status().message().find("permuted"), std::string::npos);
+          continue;
+        }
+        ASSERT_TRUE(f.ok()) << f.status().message();
+        ASSERT_EQ(f.value().group, gs);
+        for (int64_t j = 0; j < n; ++j)
+          for (int64_t i = 0; i < k; ++i) {
+            const size_t at = static_cast<size_t>(j * G + i / gs);
+            const float s = f16_to_f32(f.value().s[at]), m = f16_to_f32(f.value().m[at]);
+            const float z = static_cast<float>(u.zeros[static_cast<size_t>(i / gs * n + j)]);
+            // m is -z s rounded to nearest f16 (exactly what f32_to_f16 gives)...
+            ASSERT_EQ(f.value().m[at], f32_to_f16(-z * s)) << prefix;
+            // ...so s q + m is the exact value whenever -z s is an f16 (GPTQ sym: z = 8).
+            const float got = s * static_cast<float>(u.q[static_cast<size_t>(j * k + i)]) + m;
+            if (GetParam() == "gptq-int4") {
+              ASSERT_EQ(got, w[static_cast<size_t>(j * k + i)]) << prefix;
+            }
+          }
+      } else {
+        auto d = to_int8_scales(u);
+        ASSERT_TRUE(d.ok()) << d.status().message();
+        for (int64_t j = 0; j < n; ++j)
+          for (int64_t i = 0; i < k; ++i) {
+            const int v =
+                u.q[static_cast<size_t>(j * k + i)] - u.zeros[static_cast<size_t>(i / gs * n + j)];
+            ASSERT_GE(v, -128);
+            ASSERT_LE(v, 127);
+            ASSERT_EQ(
+                f16_to_f32(d.value()[static_cast<size_t>(j * G + i / gs)]) * static_cast<float>(v),
+                w[static_cast<size_t>(j * k + i)])
+                << prefix;
+          }
+      }
+    }
+}
+
+TEST(GptqAwqIntegerForms, WhatTheKernelsCannotHoldIsAnErrorWithTheReason) {
+  // A hand-built unpacked layer n=2, k=64, two groups of 32.
+  auto layer = [](int bits) {
+    UnpackedLinear u;
+    u.n = 2;
+    u.k = 64;
+    u.groups = 2;
+    u.bits = bits;
+    u.q.assign(128, bits == 4 ? 8 : 128);
+    u.zeros.assign(4, bits == 4 ? 8 : 128);
+    u.scales.assign(4, 0.5f);
+    for (int i = 0; i < 64; ++i) u.group.push_back(i / 32);
+    return u;
+  };
+  ASSERT_TRUE(to_int4_scale_min(layer(4)).ok());
+  ASSERT_TRUE(to_int8_scales(layer(8)).ok());
+  const std::vector<std::pair<std::string, std::function<Status()>>> cases = {
+      {"is not an f16 value",
+       [&] {
+         auto u = layer(4);
+         u.scales[3] = 0.1f;  // an F32 scale with more than 11 bits
+         return to_int4_scale_min(u).status();
+       }},
+      {"beyond the f16 range",
+       [&] {
+         auto u = layer(4);
+         u.scales[1] = 60000.0f;  // an f16 value, but -8 * 60000 is not
+         return to_int4_scale_min(u).status();
+       }},
+      {"permuted",
+       [&] {
+         auto u = layer(4);
+         std::swap(u.group[0], u.group[63]);
+         return to_int4_scale_min(u).status();
+       }},
+      {"not 4-bit", [&] { return to_int4_scale_min(layer(8)).status(); }},
+      {"not 8-bit", [&] { return to_int8_scales(layer(4)).status(); }},
+      {"outside int8: asymmetric zeros",
+       [&] {
+         auto u = layer(8);
+         u.zeros[2] = 3;  // group 1, output 0: q 128 - 3 = 125 is fine...
+         u.q[40] = 255;   // ...255 - 3 = 252 is not
+         return to_int8_scales(u).status();
+       }},
+      {"not a multiple of the 32-value block",
+       [&] {
+         auto u = layer(8);
+         u.groups = 4;  // groups of 16
+         u.zeros.assign(8, 128);
+         u.scales.assign(8, 0.5f);
+         for (int i = 0; i < 64; ++i) u.group[static_cast<size_t>(i)] = i / 16;
+         return to_int8_scales(u).status();
+       }},
+  };
+  for (const auto& [want, fn] : cases) {
+    Status s = fn();
+    ASSERT_FALSE(s.ok()) << want;
+    EXPECT_NE(s.message().find(want), std::string::npos) << want << ": " << s.message();
+  }
+}
+
 // ---- hand-packed words: the meaning of each bit is fixed by the format definitions
 
 OwnedTensor i32_tensor(const std::string& name, std::vector<int64_t> shape,
