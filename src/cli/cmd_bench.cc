@@ -106,6 +106,9 @@ void bench(const BenchArgs& a) {
       static_cast<long long>(c.hidden_size), static_cast<long long>(c.vocab_size),
       model->kernels().name, pool.num_threads(), a.model.precision.c_str(),
       a.model.kv_dtype.c_str());
+  const size_t kv_bpt = model->kv_shape(1, 16, kv_dtype_of(a.model)).bytes_per_token();
+  std::printf("kv cache %s: %zu bytes per token (K+V, all layers%s)\n", a.model.kv_dtype.c_str(),
+              kv_bpt, a.model.kv_dtype == "int8" ? ", int8 codes + f32 scales" : "");
   // Touch every weight once (a decode step) so RSS counts the mmapped pages.
   decode_tps(*model, a.model, 1, 1);
   std::printf(
@@ -157,6 +160,7 @@ void bench(const BenchArgs& a) {
     results["read_bandwidth_gbs"] = bw;
     results["load_ms"] = load_s * 1e3;
     results["bf16_peak_gflops"] = peak;
+    results["kv_bytes_per_token"] = kv_bpt;
     std::ofstream(a.save) << results.dump(2) << "\n";
   }
 }

@@ -1,7 +1,7 @@
 // qwenserve eval: how good is a model on a text, and how far is it from another.
 //
 //   qwenserve eval -m MODEL --data FILE [--reference REF] [--ctx 512] [--stride N]
-//                  [--max-tokens N] [--json]
+//                  [--max-tokens N] [--json] [--reference-kv-cache-dtype bf16|f32|int8]
 //
 // The text is tokenized with MODEL's tokenizer and cut into windows of --ctx
 // tokens, starting every --stride tokens (default: --ctx, no overlap). As in
@@ -38,6 +38,7 @@ constexpr size_t kChunk = 64;  // tokens per forward call: bounds logits memory 
 struct EvalArgs {
   ModelArgs model;
   std::string reference, data;
+  std::string reference_kv_dtype;  // "" = the model's --kv-cache-dtype
   int64_t ctx = 512, stride = 0, max_tokens = 0;
   bool json = false;
 };
@@ -117,7 +118,7 @@ void eval(const EvalArgs& a) {
     ra.dir = a.reference;
     ra.threads = a.model.threads;
     ra.precision = a.model.precision;
-    ra.kv_dtype = a.model.kv_dtype;
+    ra.kv_dtype = a.reference_kv_dtype.empty() ? a.model.kv_dtype : a.reference_kv_dtype;
     ref = load_model_or_throw(ra);
     if (static_cast<size_t>(ref->config().vocab_size) != V)
       throw CommandError{"eval: the reference's vocab_size " +
@@ -128,7 +129,8 @@ void eval(const EvalArgs& a) {
 
   WindowRunner run(*model, kv_dtype_of(a.model), ctx);
   std::unique_ptr<WindowRunner> run_ref;
-  if (ref) run_ref = std::make_unique<WindowRunner>(*ref, kv_dtype_of(a.model), ctx);
+  const std::string ref_kv = a.reference_kv_dtype.empty() ? a.model.kv_dtype : a.reference_kv_dtype;
+  if (ref) run_ref = std::make_unique<WindowRunner>(*ref, kv_dtype_of(ref_kv), ctx);
 
   std::vector<double> ce, ce_ref, kl;
   size_t agree = 0;
@@ -184,6 +186,8 @@ void eval(const EvalArgs& a) {
   out["perplexity"] = std::exp(mean(ce));
   if (ref) {
     out["reference"] = a.reference;
+    out["kv_cache_dtype"] = a.model.kv_dtype;
+    out["reference_kv_cache_dtype"] = ref_kv;
     out["reference_cross_entropy"] = mean(ce_ref);
     out["reference_perplexity"] = std::exp(mean(ce_ref));
     out["kl_mean"] = mean(kl);
@@ -200,6 +204,8 @@ void eval(const EvalArgs& a) {
   std::printf("%-26s %14.6f\n", "cross-entropy (nats)", mean(ce));
   std::printf("%-26s %14.4f\n", "perplexity", std::exp(mean(ce)));
   if (ref) {
+    std::printf("%-26s %14s\n", "kv cache (model / ref)",
+                (a.model.kv_dtype + " / " + ref_kv).c_str());
     std::printf("%-26s %14.6f\n", "reference cross-entropy", mean(ce_ref));
     std::printf("%-26s %14.4f\n", "reference perplexity", std::exp(mean(ce_ref)));
     std::printf("%-26s %14.6g\n", "KL(ref || model) mean", mean(kl));
@@ -217,6 +223,10 @@ void setup(CLI::App* sub) {
   sub->add_option("--reference", a->reference,
                   "Reference model directory: adds KL(reference || model), top-1 agreement and "
                   "the distillation loss 0.7 KL + 0.3 CE");
+  sub->add_option("--reference-kv-cache-dtype", a->reference_kv_dtype,
+                  "KV cache element type of the reference run (default: --kv-cache-dtype); "
+                  "e.g. -m M --kv-cache-dtype int8 --reference M --reference-kv-cache-dtype bf16")
+      ->check(CLI::IsMember({"bf16", "f32", "int8"}));
   sub->add_option("--ctx", a->ctx, "Tokens per window (default 512)");
   sub->add_option("--stride", a->stride, "Window start every N tokens (default: --ctx)");
   sub->add_option("--max-tokens", a->max_tokens, "Evaluate only the first N tokens of the text");

@@ -53,7 +53,7 @@ std::shared_ptr<server::Backend> load_backend(const ServeConfig& cfg, Qwen2Model
   ec.scheduler.max_waiting = cfg.max_waiting;
   ec.scheduler.enable_prefix_caching = cfg.enable_prefix_caching;
   ec.scheduler.num_blocks = cfg.num_kv_blocks;
-  ec.kv_dtype = cfg.kv_cache_dtype == "f32" ? DType::F32 : DType::BF16;
+  ec.kv_dtype = kv_dtype_of(cfg.kv_cache_dtype);
   ec.kv_cache_max_bytes = static_cast<size_t>(cfg.kv_cache_gib * double(size_t{1} << 30));
   auto eng = engine::Engine::Create(model, ec);
   if (!eng.ok()) throw CommandError{"serve: " + eng.status().message(), 1};

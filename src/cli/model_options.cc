@@ -13,8 +13,9 @@ void add_model_options(CLI::App* sub, ModelArgs* a) {
   sub->add_option("-t,--threads", a->threads, "Threads (default: all cores)");
   sub->add_option("--precision", a->precision, "Matmul activations: bf16 (fast) or exact (f32)")
       ->check(CLI::IsMember({"bf16", "exact"}));
-  sub->add_option("--kv-cache-dtype", a->kv_dtype, "KV cache element type: bf16 or f32")
-      ->check(CLI::IsMember({"bf16", "f32"}));
+  sub->add_option("--kv-cache-dtype", a->kv_dtype,
+                  "KV cache element type: bf16, f32 or int8 (per-vector scales)")
+      ->check(CLI::IsMember({"bf16", "f32", "int8"}));
   sub->add_option("--quantize", a->quantize,
                   "Quantize weights at load: int8 (Q8_0), int4 (groups of 32 with min), "
                   "int4-g128")
@@ -31,7 +32,13 @@ ModelOptions to_model_options(const ModelArgs& a) {
   return o;
 }
 
-DType kv_dtype_of(const ModelArgs& a) { return a.kv_dtype == "f32" ? DType::F32 : DType::BF16; }
+DType kv_dtype_of(const std::string& name) {
+  if (name == "f32") return DType::F32;
+  if (name == "int8") return DType::I8;
+  return DType::BF16;
+}
+
+DType kv_dtype_of(const ModelArgs& a) { return kv_dtype_of(a.kv_dtype); }
 
 std::unique_ptr<Qwen2Model> load_model_or_throw(const ModelArgs& a) {
   auto m = Qwen2Model::Load(a.dir, to_model_options(a));

@@ -18,13 +18,15 @@ struct ModelArgs {
   std::string dir;
   int threads = 0;
   std::string precision = "bf16";  // matmul activations: bf16 | exact
-  std::string kv_dtype = "bf16";   // bf16 | f32
+  std::string kv_dtype = "bf16";   // bf16 | f32 | int8
   std::string quantize;            // "" | int8 | int4 | int4-g128: quantize weights at load
 };
 
 void add_model_options(CLI::App* sub, ModelArgs* a);
 ModelOptions to_model_options(const ModelArgs& a);
 DType kv_dtype_of(const ModelArgs& a);
+// "f32" -> F32, "int8" -> I8, anything else -> BF16 (names are checked by the parsers).
+DType kv_dtype_of(const std::string& name);
 // Loads the model or throws CommandError with the loader's message.
 std::unique_ptr<Qwen2Model> load_model_or_throw(const ModelArgs& a);
 

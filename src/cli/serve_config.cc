@@ -10,7 +10,8 @@
 namespace qs::cli {
 
 void add_serve_options(CLI::App* sub, ServeFlags* f) {
-  sub->add_option("-m,--model", f->model, "Hugging Face model directory or .gguf file (YAML: model)");
+  sub->add_option("-m,--model", f->model,
+                  "Hugging Face model directory or .gguf file (YAML: model)");
   sub->add_option("--config", f->config_path, "YAML file with any of these options")
       ->check(CLI::ExistingFile);
   sub->add_option("--host", f->host, "Address to listen on (default 127.0.0.1)");
@@ -23,8 +24,9 @@ void add_serve_options(CLI::App* sub, ServeFlags* f) {
   sub->add_option("--http-threads", f->http_threads, "Connections served at once (default 128)");
   sub->add_option("--precision", f->precision, "Matmul activations: bf16 (fast) or exact (f32)")
       ->check(CLI::IsMember({"bf16", "exact"}));
-  sub->add_option("--kv-cache-dtype", f->kv_cache_dtype, "KV cache element type: bf16 or f32")
-      ->check(CLI::IsMember({"bf16", "f32"}));
+  sub->add_option("--kv-cache-dtype", f->kv_cache_dtype,
+                  "KV cache element type: bf16, f32 or int8 (per-vector scales)")
+      ->check(CLI::IsMember({"bf16", "f32", "int8"}));
   sub->add_option("--max-batch-size", f->max_batch_size, "Sequences running at once (default 16)");
   sub->add_option("--max-seq-len", f->max_seq_len, "Prompt + output tokens (default 8192)");
   sub->add_option("--enable-chunked-prefill", f->enable_chunked_prefill,
@@ -109,8 +111,8 @@ Status validate(const ServeConfig& c) {
   if (c.max_body_bytes < 1024) return bad("max_body_bytes must be >= 1024");
   if (c.precision != "bf16" && c.precision != "exact")
     return bad("precision must be bf16 or exact");
-  if (c.kv_cache_dtype != "bf16" && c.kv_cache_dtype != "f32")
-    return bad("kv_cache_dtype must be bf16 or f32");
+  if (c.kv_cache_dtype != "bf16" && c.kv_cache_dtype != "f32" && c.kv_cache_dtype != "int8")
+    return bad("kv_cache_dtype must be bf16, f32 or int8");
   return Status::Ok();
 }
 

@@ -24,7 +24,7 @@ struct ServeConfig {
   int threads = 0;                             // model threads; 0 = all cores
   int http_threads = 128;                      // connections served at once
   std::string precision = "bf16";              // bf16 | exact
-  std::string kv_cache_dtype = "bf16";         // bf16 | f32
+  std::string kv_cache_dtype = "bf16";         // bf16 | f32 | int8
   int max_batch_size = 16;
   int max_seq_len = 8192;
   bool enable_chunked_prefill = true;
