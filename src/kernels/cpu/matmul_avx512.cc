@@ -81,6 +81,32 @@ inline void tile_f32(const float* const* xr, const uint16_t* const* wr, size_t k
 template <int MR, bool Pf>
 inline void tile_bf16(const uint16_t* const* xr, const uint16_t* const* wr, size_t k,
                       __m128* sums) {
+  if constexpr (MR == 1 && Pf) {
+    // GEMV: the 4 W rows one after the other, so the tile reads one
+    // contiguous stream (rows are adjacent in W), each line prefetched 1 KB
+    // ahead; the 4 chains are independent, so out-of-order execution
+    // overlaps them. Measured on the 0.5B decode matmuls, 2 threads: 4 %
+    // faster than interleaving the 4 rows. Same per-output arithmetic as
+    // below (one accumulator per output, chunks in order, reduce4).
+    __m512 a[4];
+    for (int j = 0; j < 4; ++j) {
+      __m512 acc = _mm512_setzero_ps();
+      size_t t = 0;
+      for (; t + 32 <= k; t += 32) {
+        _mm_prefetch(reinterpret_cast<const char*>(wr[j] + t + 512), _MM_HINT_T0);
+        acc = _mm512_dpbf16_ps(acc, (__m512bh)_mm512_load_si512(xr[0] + t),
+                               (__m512bh)_mm512_loadu_si512(wr[j] + t));
+      }
+      if (t < k) {
+        const __mmask32 mask = static_cast<__mmask32>((1ull << (k - t)) - 1);
+        acc = _mm512_dpbf16_ps(acc, (__m512bh)_mm512_load_si512(xr[0] + t),
+                               (__m512bh)_mm512_maskz_loadu_epi16(mask, wr[j] + t));
+      }
+      a[j] = acc;
+    }
+    sums[0] = reduce4(a[0], a[1], a[2], a[3]);
+    return;
+  }
   __m512 acc[MR][4];
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < 4; ++j) acc[i][j] = _mm512_setzero_ps();
