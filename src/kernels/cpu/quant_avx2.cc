@@ -304,9 +304,11 @@ void matmul_quant(const Fmt& f, const float* x, size_t m, size_t k, const void* 
   }
   // (qx is thread_local: hand the workers this thread's copy explicitly.)
   const QuantizedX* q = &qx;
-  // Dynamic chunks of 4 row groups (64 outputs): a slowed thread never
-  // holds up the step.
-  pool->parallel_chunks(groups, 4, [&, q](size_t g0, size_t g1) {
+  // Dynamic chunks of ~128 KB of W (a slowed thread never holds up the
+  // step; 4-group chunks of INT4 were ~30 KB and capped 2-thread decode).
+  const size_t chunk =
+      std::max<size_t>(2, ((size_t{128} << 10) / std::max<size_t>(f.stride, 1)) & ~size_t{1});
+  pool->parallel_chunks(groups, chunk, [&, q](size_t g0, size_t g1) {
     matmul_groups(f, *q, m, k, wp, n, bias, y, g0, g1);
   });
 }
