@@ -22,6 +22,12 @@ class MappedFile {
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
 
+  // Drops this process's resident pages of the mapping (madvise DONTNEED):
+  // for weights that were all copied or repacked at load, so they stop
+  // counting in RSS. The data stays readable (pages fault back in from the
+  // page cache).
+  void drop_resident_pages() const;
+
  private:
   MappedFile() = default;
   std::string path_;

@@ -54,6 +54,10 @@ class SafetensorsFile {
   const std::vector<TensorView>& tensors() const { return tensors_; }
   const TensorView* find(std::string_view name) const;
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  // See MappedFile::drop_resident_pages (no-op for FromMemory).
+  void drop_resident_pages() const {
+    if (file_) file_->drop_resident_pages();
+  }
 
  private:
   SafetensorsFile() = default;
@@ -78,6 +82,9 @@ class TensorStore {
   const TensorView* find(std::string_view name) const;
   std::vector<std::string> names() const;  // sorted
   const std::vector<std::unique_ptr<SafetensorsFile>>& shards() const { return shards_; }
+  void drop_resident_pages() const {
+    for (const auto& s : shards_) s->drop_resident_pages();
+  }
 
  private:
   TensorStore() = default;

@@ -39,6 +39,10 @@ Result<std::unique_ptr<Qwen2Model>> Qwen2Model::Load(const std::string& model_di
   } else {
     QS_ASSIGN_OR_RETURN(m->store_, TensorStore::OpenDir(model_dir));
     QS_ASSIGN_OR_RETURN(m->weights_, bind_qwen2_weights(*m->store_, c, model_dir, wq));
+    // Quantized at load: every matrix now lives in owned packed buffers (a
+    // shape the format cannot hold stays BF16 and simply faults back in), so
+    // the checkpoint's pages read while packing need not stay resident.
+    if (wq.format != kernels::WeightFormat::kBF16) m->store_->drop_resident_pages();
   }
   QS_ASSIGN_OR_RETURN(RopeInit rope, compute_rope_init(c));
   m->inv_freq_ = rope.inv_freq;
