@@ -110,7 +110,7 @@ async function waitForGrowth(page, what) {
       fail(`${what}: answer ended (state ${a.state}${a.error ? ': ' + a.error : ''}) before growth was seen; lengths ${[...seen]}`);
     }
     return seen.size >= 2;
-  }, `${what}: streamed text to grow`);
+  }, `${what}: streamed text to grow`, TIMEOUT_MS, 5);
   return [...seen];
 }
 
@@ -160,7 +160,9 @@ async function main() {
     check(/Python/.test(systemText), `preset "python" did not fill the system prompt: "${systemText}"`);
     await setControl(page, 'temperature', '0');
     await setControl(page, 'top-p', '0.9');
-    await setControl(page, 'max-tokens', '300');
+    // Long enough that a fast CPU still streams for a while (the tiny test
+    // model decodes thousands of tokens/s).
+    await setControl(page, 'max-tokens', '1500');
     const prompt1 = 'Give the formula $x^2$ for the square of x, then a short Python function in a ```python code block that computes it.';
     await sendMessage(page, prompt1);
     await waitFor(async () => !(await uiIdle(page)), 'UI to become busy after sending', 5000);
@@ -175,7 +177,7 @@ async function main() {
     check(req1.stream === true, `request.stream is ${req1.stream}`);
     check(req1.stream_options && req1.stream_options.include_usage === true, 'request lacks stream_options.include_usage');
     check(req1.model === modelId, `request.model is ${req1.model}, expected ${modelId}`);
-    check(req1.temperature === 0 && req1.top_p === 0.9 && req1.max_tokens === 300,
+    check(req1.temperature === 0 && req1.top_p === 0.9 && req1.max_tokens === 1500,
       `sampling controls not in request: temperature ${req1.temperature}, top_p ${req1.top_p}, max_tokens ${req1.max_tokens}`);
     check(req1.messages.length === 2 && req1.messages[0].role === 'system' && req1.messages[0].content === systemText &&
       req1.messages[1].role === 'user' && req1.messages[1].content === prompt1,
