@@ -197,18 +197,21 @@ struct Q4Fmt {
   }
 };
 
-template <int MR, typename Fmt>
-inline void run_tile(const Fmt& f, const QuantizedX& qx, size_t i0, size_t k, const uint8_t* w,
-                     size_t n, size_t g, const float* bias, float* y) {
+// The quantized x rows i0 .. i0 + MR - 1 as the tiles read them.
+template <int MR>
+inline void x_rows(const QuantizedX& qx, size_t i0, size_t k, XRows* xr) {
   const size_t nb = k / 32;
-  XRows xr[MR];
   for (int i = 0; i < MR; ++i) {
     const size_t r = i0 + i;
     xr[i] = XRows{qx.q.data() + r * k, qx.dx.data() + r * nb, qx.xsum.data() + r * nb,
                   qx.xs.data() + r * nb};
   }
-  __m512 acc[MR];
-  f.template tile<MR>(xr, w + g * f.stride, nb, acc);
+}
+
+// y[i0 + i][16 g ..] = acc[i] (+ bias), the group's outputs past n masked off.
+template <int MR>
+inline void store_group(const __m512* acc, size_t i0, size_t n, size_t g, const float* bias,
+                        float* y) {
   const size_t j0 = g * 16;
   const __mmask16 mask =
       n - j0 >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - j0)) - 1);
@@ -219,6 +222,17 @@ inline void run_tile(const Fmt& f, const QuantizedX& qx, size_t i0, size_t k, co
   }
 }
 
+template <int MR, typename Fmt>
+inline void run_tile(const Fmt& f, const QuantizedX& qx, size_t i0, size_t k, const uint8_t* w,
+                     size_t n, size_t g, const float* bias, float* y) {
+  const size_t nb = k / 32;
+  XRows xr[MR];
+  x_rows<MR>(qx, i0, k, xr);
+  __m512 acc[MR];
+  f.template tile<MR>(xr, w + g * f.stride, nb, acc);
+  store_group<MR>(acc, i0, n, g, bias, y);
+}
+
 // kQ8_0 only: MR x-rows times row groups g and g + 1 (both full or partial
 // like run_tile's one group).
 template <int MR>
@@ -226,23 +240,11 @@ inline void run_tile_q8_x2(const Q8Fmt& f, const QuantizedX& qx, size_t i0, size
                            const uint8_t* w, size_t n, size_t g, const float* bias, float* y) {
   const size_t nb = k / 32;
   XRows xr[MR];
-  for (int i = 0; i < MR; ++i) {
-    const size_t r = i0 + i;
-    xr[i] = XRows{qx.q.data() + r * k, qx.dx.data() + r * nb, qx.xsum.data() + r * nb,
-                  qx.xs.data() + r * nb};
-  }
+  x_rows<MR>(qx, i0, k, xr);
   __m512 acc[2][MR];
   tile_q8_x2<MR>(xr, w + g * f.stride, w + (g + 1) * f.stride, nb, acc[0], acc[1]);
-  for (int h = 0; h < 2; ++h) {
-    const size_t j0 = (g + h) * 16;
-    const __mmask16 mask = n - j0 >= 16 ? static_cast<__mmask16>(0xffff)
-                                        : static_cast<__mmask16>((1u << (n - j0)) - 1);
-    const __m512 bv = bias ? _mm512_maskz_loadu_ps(mask, bias + j0) : _mm512_setzero_ps();
-    for (int i = 0; i < MR; ++i) {
-      const __m512 v = bias ? _mm512_add_ps(acc[h][i], bv) : acc[h][i];
-      _mm512_mask_storeu_ps(y + (i0 + i) * n + j0, mask, v);
-    }
-  }
+  store_group<MR>(acc[0], i0, n, g, bias, y);
+  store_group<MR>(acc[1], i0, n, g + 1, bias, y);
 }
 
 // Row groups [g0, g1) of y for all m rows: each W group (<= ~80 KB) stays in
