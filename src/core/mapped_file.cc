@@ -55,8 +55,7 @@ Result<std::string> read_text_file(const std::string& path) {
 }
 
 void MappedFile::drop_resident_pages() const {
-  if (data_ != nullptr && size_ > 0)
-    ::madvise(const_cast<uint8_t*>(data_), size_, MADV_DONTNEED);
+  if (data_ != nullptr && size_ > 0) ::madvise(const_cast<uint8_t*>(data_), size_, MADV_DONTNEED);
 }
 
 }  // namespace qs

@@ -172,7 +172,8 @@ TEST(Attention, KvStoreInt8) {
     auto v = testing::random_floats(rows * stride, rng, -1e-3f, 1e-3f);
     for (size_t i = 0; i < hd; ++i) k[i] = 0.0f;  // row 0, head 0: all zero (scale 0)
     k[stride + 3] = 1e4f;                         // row 1: one huge value
-    for (size_t i = 0; i < hd; ++i) v[2 * stride + i] = (i % 2 ? 2.5f : -2.5f);  // every value at +-max
+    for (size_t i = 0; i < hd; ++i)
+      v[2 * stride + i] = (i % 2 ? 2.5f : -2.5f);  // every value at +-max
     const std::vector<int64_t> slots = {17, 0, -1, 63, 5, 40};
     auto fresh = [&] {
       Cache c;

@@ -231,7 +231,7 @@ void matmul_bf16_lowp(const float* x, size_t m, size_t k, const uint16_t* w, siz
   const size_t kp = (k + 31) / 32 * 32;
   thread_local AlignedVec<uint16_t> xb;
   xb.resize(m * kp + 32);
-  uint16_t* const xbp = xb.data();  // (thread_local: workers must use this thread's copy)
+  uint16_t* const xbp = xb.data();           // (thread_local: workers must use this thread's copy)
   if (pool && m * k >= (size_t{1} << 16)) {  // prefill-sized: split the rounding too
     pool->parallel_chunks(m, 8, [&](size_t r0, size_t r1) {
       convert_rows_bf16(x + r0 * k, r1 - r0, k, kp, xbp + r0 * kp);
