@@ -121,4 +121,28 @@ void ThreadPool::parallel_chunks(size_t n, size_t chunk,
   dispatch(job, /*wait_all=*/false);
 }
 
+void ThreadPool::parallel_guided(size_t n, size_t grain,
+                                 const std::function<void(size_t, size_t)>& fn) {
+  if (n == 0) return;
+  if (grain == 0) grain = 1;
+  if (num_threads_ == 1 || n <= grain) {
+    fn(0, n);
+    return;
+  }
+  const size_t parts = 2 * static_cast<size_t>(num_threads_);
+  std::atomic<size_t> next{0};
+  const std::function<void(int, int)> job = [&](int, int) {
+    size_t b = next.load(std::memory_order_relaxed);
+    for (;;) {
+      if (b >= n) return;
+      const size_t size = std::max(grain, (n - b) / parts / grain * grain);
+      const size_t e = std::min(n, b + size);
+      if (!next.compare_exchange_weak(b, e, std::memory_order_relaxed)) continue;
+      fn(b, e);
+      b = next.load(std::memory_order_relaxed);
+    }
+  };
+  dispatch(job, /*wait_all=*/false);
+}
+
 }  // namespace qs

@@ -44,6 +44,12 @@ class ThreadPool {
   // is called once per chunk. Returns when all chunks are done.
   void parallel_chunks(size_t n, size_t chunk, const std::function<void(size_t, size_t)>& fn);
 
+  // Guided schedule: like parallel_chunks, but each grab takes about
+  // remaining / (2 * num_threads) items (a multiple of `grain`, at least
+  // `grain`): few, long chunks first (long sequential streams), short ones
+  // at the end, so the threads finish within one grain of each other.
+  void parallel_guided(size_t n, size_t grain, const std::function<void(size_t, size_t)>& fn);
+
  private:
   // Publishes fn as a new job; the caller runs fn(0, n) itself. wait_all:
   // also wait until every worker has joined (run()); otherwise close the job

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace qs {
@@ -89,6 +91,32 @@ TEST(ThreadPool, AlternatingJobKindsStayExact) {
       std::vector<std::atomic<int>> hits(3);
       pool.run([&](int t, int) { hits[t].fetch_add(1); });
       for (int t = 0; t < 3; ++t) ASSERT_EQ(hits[t].load(), 1) << rep;
+    }
+  }
+}
+
+TEST(ThreadPool, ParallelGuidedCoversRangeOnceLongChunksFirst) {
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    for (size_t n : {0u, 1u, 15u, 16u, 17u, 100u, 4864u, 151936u}) {
+      std::vector<std::atomic<int>> seen(n);
+      std::mutex mu;
+      std::vector<std::pair<size_t, size_t>> chunks;
+      pool.parallel_guided(n, 16, [&](size_t b, size_t e) {
+        ASSERT_LT(b, e);
+        ASSERT_EQ(b % 16, 0u);  // chunks start on the grain
+        for (size_t i = b; i < e; ++i) seen[i].fetch_add(1);
+        std::lock_guard<std::mutex> lock(mu);
+        chunks.push_back({b, e});
+      });
+      for (size_t i = 0; i < n; ++i) ASSERT_EQ(seen[i].load(), 1) << n << " " << i;
+      if (threads > 1 && n >= 4864) {
+        std::sort(chunks.begin(), chunks.end());
+        // Guided: the first chunk is long, the last ones one grain.
+        EXPECT_GE(chunks.front().second - chunks.front().first, n / (4 * threads));
+        EXPECT_LE(chunks.back().second - chunks.back().first, 16u);
+        EXPECT_LT(chunks.size(), n / 16);
+      }
     }
   }
 }

@@ -196,12 +196,15 @@ void matmul_split(XView<XT> x, size_t m, size_t k, const uint16_t* w, size_t n, 
     matmul_cols(x, m, k, w, n, bias, y, 0, n);
     return;
   }
-  // Dynamic chunks of W rows, multiples of 16 so a chunk never splits a tile:
-  // one L2 block for GEMMs, 64 rows (~115 KB at k = 896) for GEMVs, so a
-  // thread that falls behind never holds up the whole step.
-  const size_t chunk = m <= 5 ? 64 : l2_block_rows(k);
-  pool->parallel_chunks(n, chunk,
-                        [&](size_t c0, size_t c1) { matmul_cols(x, m, k, w, n, bias, y, c0, c1); });
+  // Dynamic chunks of W rows, multiples of 16 so a chunk never splits a tile
+  // (a thread that falls behind never holds up the whole step): one L2 block
+  // for GEMMs; guided for GEMVs (long streams first, 16-row chunks last).
+  auto cols = [&](size_t c0, size_t c1) { matmul_cols(x, m, k, w, n, bias, y, c0, c1); };
+  if (m <= 5) {
+    pool->parallel_guided(n, 16, cols);
+  } else {
+    pool->parallel_chunks(n, l2_block_rows(k), cols);
+  }
 }
 
 void matmul_bf16(const float* x, size_t m, size_t k, const uint16_t* w, size_t n, const float* bias,
