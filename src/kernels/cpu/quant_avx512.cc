@@ -286,9 +286,12 @@ void matmul_quant(const Fmt& f, const float* x, size_t m, size_t k, const void* 
   // step; 4-group chunks of INT4 were ~30 KB and capped 2-thread decode).
   const size_t chunk =
       std::max<size_t>(2, ((size_t{128} << 10) / std::max<size_t>(f.stride, 1)) & ~size_t{1});
-  pool->parallel_chunks(groups, chunk, [&, q](size_t g0, size_t g1) {
-    matmul_groups(f, *q, m, k, wp, n, bias, y, g0, g1);
-  });
+  auto run = [&, q](size_t g0, size_t g1) { matmul_groups(f, *q, m, k, wp, n, bias, y, g0, g1); };
+  if (m <= 4) {  // GEMV-like: guided, long streams first (see ThreadPool)
+    pool->parallel_guided(groups, 2, run);
+  } else {
+    pool->parallel_chunks(groups, chunk, run);
+  }
 }
 
 void matmul_q8_0(const float* x, size_t m, size_t k, const void* w, size_t n, const float* bias,
