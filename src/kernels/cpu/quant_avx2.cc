@@ -22,6 +22,7 @@
 #include <cstring>
 
 #include "kernels/cpu/isa_tables.h"
+#include "kernels/cpu/quant_schedule.h"
 #include "kernels/cpu/simd_avx2.h"
 #include "kernels/quant.h"
 #include "kernels/ref/quant_ops.h"
@@ -304,16 +305,9 @@ void matmul_quant(const Fmt& f, const float* x, size_t m, size_t k, const void* 
   }
   // (qx is thread_local: hand the workers this thread's copy explicitly.)
   const QuantizedX* q = &qx;
-  // Dynamic chunks of ~128 KB of W (a slowed thread never holds up the
-  // step; 4-group chunks of INT4 were ~30 KB and capped 2-thread decode).
-  const size_t chunk =
-      std::max<size_t>(2, ((size_t{128} << 10) / std::max<size_t>(f.stride, 1)) & ~size_t{1});
-  auto run = [&, q](size_t g0, size_t g1) { matmul_groups(f, *q, m, k, wp, n, bias, y, g0, g1); };
-  if (m <= 4) {  // GEMV-like: guided, long streams first (see ThreadPool)
-    pool->parallel_guided(groups, 2, run);
-  } else {
-    pool->parallel_chunks(groups, chunk, run);
-  }
+  schedule_row_groups(*pool, groups, m, f.stride, [&, q](size_t g0, size_t g1) {
+    matmul_groups(f, *q, m, k, wp, n, bias, y, g0, g1);
+  });
 }
 
 void matmul_q8_0(const float* x, size_t m, size_t k, const void* w, size_t n, const float* bias,
