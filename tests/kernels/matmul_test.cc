@@ -1,5 +1,8 @@
 // Matmuls: every SIMD table vs ref on awkward shapes, the ref vs a double
 // computation, and bitwise batch invariance for every table.
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cstring>
 
 #include "core/thread_pool.h"
@@ -129,6 +132,46 @@ TEST(Matmul, BitwiseBatchInvariance) {
                 << " threads=" << (p ? p->num_threads() : 1);
           }
       }
+  }
+}
+
+// W at every 2-byte offset within a 64-byte line (safetensors tensors start
+// wherever the header ends), butted against inaccessible pages on both sides:
+// the GEMV assembles chunks from aligned lines, so it must neither read
+// outside W nor change a single bit against the tiles that use plain loads.
+TEST(Matmul, GemvOnRowsAtEveryLineOffsetIsExactAndInBounds) {
+  std::mt19937 rng(5);
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  for (size_t k : {32, 96, 100, 896}) {
+    const size_t n = 9, m = 7, bytes = n * k * 2;
+    auto w = testing::random_bf16(n * k, rng);
+    auto x = testing::random_floats(m * k, rng);
+    const size_t span = (bytes + 64 + page - 1) / page * page;
+    // [guard page][span][guard page]
+    auto* base = static_cast<uint8_t*>(
+        mmap(nullptr, span + 2 * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    ASSERT_NE(base, MAP_FAILED);
+    ASSERT_EQ(0, mprotect(base + page, span, PROT_READ | PROT_WRITE));
+    for (size_t off = 0; off < 64; off += 2) {
+      // Alternately flush with the start and with the end of the readable span.
+      uint8_t* at = off % 4 == 0 ? base + page + off : base + page + span - bytes - off;
+      std::memcpy(at, w.data(), bytes);
+      const auto* wp = reinterpret_cast<const uint16_t*>(at);
+      for (const KernelTable* t : testing::all_tables()) {
+        std::vector<float> batch(m * n), alone(n);
+        t->matmul_bf16_lowp(x.data(), m, k, wp, n, nullptr, batch.data(), nullptr);
+        for (size_t i = 0; i < m; ++i) {
+          t->matmul_bf16_lowp(x.data() + i * k, 1, k, wp, n, nullptr, alone.data(), nullptr);
+          ASSERT_EQ(0, std::memcmp(alone.data(), batch.data() + i * n, n * 4))
+              << t->name << " k=" << k << " offset=" << off << " row " << i;
+        }
+        std::vector<double> ref, mag;
+        exact_matmul(x, m, k, w, n, nullptr, true, &ref, &mag);
+        for (size_t i = 0; i < m * n; ++i)
+          ASSERT_NEAR(batch[i], ref[i], 1e-5 * mag[i] + 1e-30) << t->name << " offset=" << off;
+      }
+    }
+    munmap(base, span + 2 * page);
   }
 }
 
