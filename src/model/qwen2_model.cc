@@ -171,21 +171,49 @@ Status Qwen2Model::forward(const Batch& b, KVCache& kv, float* logits) {
     const kernels::PagedKV layer_kv = kv.layer(l);
     // Attention block: x += o_proj(attn(rope(q), rope(k), v)) of rmsnorm(x).
     k_->rmsnorm(x_.data(), w.input_norm, T, H, eps, h_.data());
-    linear(h_.data(), T, w.q_proj, w.q_bias, q_.data());
-    linear(h_.data(), T, w.k_proj, w.k_bias, k_buf_.data());
-    linear(h_.data(), T, w.v_proj, w.v_bias, v_.data());
-    k_->rope(q_.data(), T, qd, nh, hd, b.positions.data(), inv_freq_.data());
-    k_->rope(k_buf_.data(), T, kvd, nkv, hd, b.positions.data(), inv_freq_.data());
-    k_->kv_store(k_buf_.data(), v_.data(), T, kvd, slots_.data(), layer_kv);
-    k_->attention(q_.data(), T, qd, nh, attn_rows_.data(), layer_kv, attn_scale_, attn_.data(),
+    float *q = q_.data(), *k = k_buf_.data(), *v = v_.data();
+    if (w.qkv_proj.data != nullptr) {
+      // One matmul for q|k|v; one token's row is used in place, a batch's
+      // rows are split into the contiguous [T][width] arrays the ops take.
+      const size_t width = qd + 2 * kvd;
+      joined_.resize(T * width);
+      linear(h_.data(), T, w.qkv_proj, w.qkv_bias, joined_.data());
+      if (T == 1) {
+        q = joined_.data(), k = q + qd, v = k + kvd;
+      } else {
+        for (size_t t = 0; t < T; ++t) {
+          const float* row = joined_.data() + t * width;
+          std::copy_n(row, qd, q + t * qd);
+          std::copy_n(row + qd, kvd, k + t * kvd);
+          std::copy_n(row + qd + kvd, kvd, v + t * kvd);
+        }
+      }
+    } else {
+      linear(h_.data(), T, w.q_proj, w.q_bias, q);
+      linear(h_.data(), T, w.k_proj, w.k_bias, k);
+      linear(h_.data(), T, w.v_proj, w.v_bias, v);
+    }
+    k_->rope(q, T, qd, nh, hd, b.positions.data(), inv_freq_.data());
+    k_->rope(k, T, kvd, nkv, hd, b.positions.data(), inv_freq_.data());
+    k_->kv_store(k, v, T, kvd, slots_.data(), layer_kv);
+    k_->attention(q, T, qd, nh, attn_rows_.data(), layer_kv, attn_scale_, attn_.data(),
                   pool_.get());
     linear(attn_.data(), T, w.o_proj, nullptr, h_.data());
     k_->add(x_.data(), h_.data(), T * H);
     // MLP block: x += down(silu(gate(h)) * up(h)), h = rmsnorm(x).
     k_->rmsnorm(x_.data(), w.post_attn_norm, T, H, eps, h_.data());
-    linear(h_.data(), T, w.gate_proj, nullptr, gate_.data());
-    linear(h_.data(), T, w.up_proj, nullptr, up_.data());
-    k_->silu_mul(gate_.data(), up_.data(), gate_.data(), T * I);
+    if (w.gate_up_proj.data != nullptr) {
+      joined_.resize(T * 2 * I);
+      linear(h_.data(), T, w.gate_up_proj, nullptr, joined_.data());
+      for (size_t t = 0; t < T; ++t) {  // row t: [gate | up]
+        const float* row = joined_.data() + t * 2 * I;
+        k_->silu_mul(row, row + I, gate_.data() + t * I, I);
+      }
+    } else {
+      linear(h_.data(), T, w.gate_proj, nullptr, gate_.data());
+      linear(h_.data(), T, w.up_proj, nullptr, up_.data());
+      k_->silu_mul(gate_.data(), up_.data(), gate_.data(), T * I);
+    }
     linear(gate_.data(), T, w.down_proj, nullptr, h_.data());
     k_->add(x_.data(), h_.data(), T * H);
   }

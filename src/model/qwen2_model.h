@@ -84,6 +84,7 @@ class Qwen2Model {
   AlignedVec<float> q_, k_buf_, v_;          // [T][nh*hd], [T][nkv*hd], [T][nkv*hd]
   AlignedVec<float> attn_;                   // [T][nh*hd]
   AlignedVec<float> gate_, up_;              // [T][I]
+  AlignedVec<float> joined_;                 // [T][qd + 2 kvd] or [T][2 I]: fused outputs
   AlignedVec<float> rows_;                   // [R][H]
   std::vector<int64_t> slots_;               // [T]
   std::vector<kernels::AttnRow> attn_rows_;  // [T]

@@ -35,6 +35,11 @@ struct Qwen2LayerWeights {
   kernels::WeightMatrix gate_proj;        // [I][H]
   kernels::WeightMatrix up_proj;          // [I][H]
   kernels::WeightMatrix down_proj;        // [H][I]
+  // The same matrices joined by rows where that is free (fused_weights.h);
+  // data == nullptr otherwise. The parts above stay valid views.
+  kernels::WeightMatrix qkv_proj;     // [nh*hd + 2*nkv*hd][H]
+  const float* qkv_bias = nullptr;    // [nh*hd + 2*nkv*hd]
+  kernels::WeightMatrix gate_up_proj; // [2*I][H]
 };
 
 struct Qwen2Weights {
