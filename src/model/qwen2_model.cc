@@ -1,5 +1,7 @@
 #include "model/qwen2_model.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -44,6 +46,12 @@ Result<std::unique_ptr<Qwen2Model>> Qwen2Model::Load(const std::string& model_di
     // the checkpoint's pages read while packing need not stay resident.
     if (wq.format != kernels::WeightFormat::kBF16) m->store_->drop_resident_pages();
   }
+#if defined(__GLIBC__)
+  // Packing, then joining packed matrices (fused_weights.h), frees large
+  // buffers in the middle of the heap; hand those pages back (INT8: RSS
+  // 0.62 -> 0.54 GB on the 0.5B shape).
+  malloc_trim(0);
+#endif
   QS_ASSIGN_OR_RETURN(RopeInit rope, compute_rope_init(c));
   m->inv_freq_ = rope.inv_freq;
   // Yarn scales cos and sin by attention_factor; q.k is bilinear in both, so
