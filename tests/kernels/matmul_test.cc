@@ -137,8 +137,9 @@ TEST(Matmul, BitwiseBatchInvariance) {
 
 // W at every 2-byte offset within a 64-byte line (safetensors tensors start
 // wherever the header ends), butted against inaccessible pages on both sides:
-// the GEMV assembles chunks from aligned lines, so it must neither read
-// outside W nor change a single bit against the tiles that use plain loads.
+// the GEMV and the small-batch tiles assemble chunks from aligned lines, so
+// they must neither read outside W nor change a single bit against each
+// other or the GEMM tiles that use plain loads.
 TEST(Matmul, GemvOnRowsAtEveryLineOffsetIsExactAndInBounds) {
   std::mt19937 rng(5);
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
@@ -158,12 +159,15 @@ TEST(Matmul, GemvOnRowsAtEveryLineOffsetIsExactAndInBounds) {
       std::memcpy(at, w.data(), bytes);
       const auto* wp = reinterpret_cast<const uint16_t*>(at);
       for (const KernelTable* t : testing::all_tables()) {
-        std::vector<float> batch(m * n), alone(n);
-        t->matmul_bf16_lowp(x.data(), m, k, wp, n, nullptr, batch.data(), nullptr);
-        for (size_t i = 0; i < m; ++i) {
-          t->matmul_bf16_lowp(x.data() + i * k, 1, k, wp, n, nullptr, alone.data(), nullptr);
-          ASSERT_EQ(0, std::memcmp(alone.data(), batch.data() + i * n, n * 4))
-              << t->name << " k=" << k << " offset=" << off << " row " << i;
+        std::vector<float> batch(m * n), alone(m * n);
+        for (size_t i = 0; i < m; ++i)
+          t->matmul_bf16_lowp(x.data() + i * k, 1, k, wp, n, nullptr, alone.data() + i * n,
+                              nullptr);
+        // 2..5 rows: the small-batch tiles; 7: a GEMM tile plus a GEMV row.
+        for (size_t mb : {2, 3, 4, 5, 7}) {
+          t->matmul_bf16_lowp(x.data(), mb, k, wp, n, nullptr, batch.data(), nullptr);
+          ASSERT_EQ(0, std::memcmp(alone.data(), batch.data(), mb * n * 4))
+              << t->name << " k=" << k << " offset=" << off << " batch " << mb;
         }
         std::vector<double> ref, mag;
         exact_matmul(x, m, k, w, n, nullptr, true, &ref, &mag);

@@ -137,6 +137,34 @@ inline void tile_bf16(const uint16_t* const* xr, const uint16_t* const* wr, size
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < 4; ++j) acc[i][j] = _mm512_setzero_ps();
   size_t t = 0;
+  const uintptr_t mis = reinterpret_cast<uintptr_t>(wr[0]) & 63;
+  if (Pf && mis != 0 && mis % 4 == 0 && (k * 2) % 64 == 0) {
+    // Small batches stream W from DRAM like the GEMV: the same aligned-line
+    // loads (see gemv_row_bf16), here for 4 rows that share one offset.
+    const __m512i idx =
+        _mm512_add_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                         _mm512_set1_epi32(static_cast<int>(mis / 4)));
+    const __m512i* line[4];
+    __m512i lo[4];
+    for (int j = 0; j < 4; ++j) {
+      line[j] = reinterpret_cast<const __m512i*>(reinterpret_cast<uintptr_t>(wr[j]) - mis);
+      lo[j] = _mm512_load_si512(line[j]);
+    }
+    for (; t + 32 <= k; t += 32) {
+      __m512i wv[4];
+      for (int j = 0; j < 4; ++j) {
+        _mm_prefetch(reinterpret_cast<const char*>(wr[j] + t + 4 * k), _MM_HINT_T0);
+        const __m512i hi = _mm512_load_si512(++line[j]);
+        wv[j] = _mm512_permutex2var_epi32(lo[j], idx, hi);
+        lo[j] = hi;
+      }
+      for (int i = 0; i < MR; ++i) {
+        __m512i xv = _mm512_load_si512(xr[i] + t);
+        for (int j = 0; j < 4; ++j)
+          acc[i][j] = _mm512_dpbf16_ps(acc[i][j], (__m512bh)xv, (__m512bh)wv[j]);
+      }
+    }
+  }
   for (; t + 32 <= k; t += 32) {
     __m512i wv[4];
     for (int j = 0; j < 4; ++j) {
