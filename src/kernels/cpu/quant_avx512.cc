@@ -164,6 +164,13 @@ inline void tile_q4(const XRows* xr, const uint8_t* wg, size_t nb, size_t group,
     for (int a = 0; a < NA; ++a)
       for (int i = 0; i < MR; ++i) part[a][i] = _mm512_setzero_si512();
     const uint8_t* wb = wg + b * 256;
+    if (MR <= 2 && b < ng) {
+      // GEMV-like: one line per block of the next row group's scales and
+      // mins (ng lines after its values). The values' 4 KB-ahead prefetch
+      // reaches a group's scales only after a dozen of its blocks have
+      // needed them.
+      _mm_prefetch(reinterpret_cast<const char*>(sc + ng * 64 + nb * 256 + b * 64), _MM_HINT_T0);
+    }
     for (int p = 0; p < 4; ++p) {
       _mm_prefetch(reinterpret_cast<const char*>(wb + 4096 + p * 64), _MM_HINT_T0);
       const __m512i v = _mm512_loadu_si512(wb + p * 64);
