@@ -241,11 +241,12 @@ void pack_q4(size_t n, size_t k, size_t group, const Q4RowFn& row, uint8_t* out,
           for (size_t p = 0; p < 4; ++p)
             for (size_t e = 0; e < 4; ++e) {
               const uint8_t lo = q[b * 32 + 8 * p + e] & 0xF, hi = q[b * 32 + 8 * p + 4 + e] & 0xF;
-              base[b * 256 + p * 64 + r * 4 + e] = static_cast<uint8_t>(lo | (hi << 4));
+              base[q4_values_at(b, group) + p * 64 + r * 4 + e] =
+                  static_cast<uint8_t>(lo | (hi << 4));
             }
         for (size_t i = 0; i < ng; ++i) {
-          std::memcpy(base + nb * 256 + i * 32 + r * 2, &s[i], 2);
-          std::memcpy(base + nb * 256 + ng * 32 + i * 32 + r * 2, &m[i], 2);
+          std::memcpy(base + q4_scales_at(i, group) + r * 2, &s[i], 2);
+          std::memcpy(base + q4_mins_at(i, group) + r * 2, &m[i], 2);
         }
       }
     }
@@ -270,13 +271,13 @@ void unpack_row_q4(const void* w, size_t k, size_t group, size_t row, uint8_t* q
   for (size_t b = 0; b < nb; ++b)
     for (size_t p = 0; p < 4; ++p)
       for (size_t e = 0; e < 4; ++e) {
-        const uint8_t v = base[b * 256 + p * 64 + r * 4 + e];
+        const uint8_t v = base[q4_values_at(b, group) + p * 64 + r * 4 + e];
         q[b * 32 + 8 * p + e] = v & 0xF;
         q[b * 32 + 8 * p + 4 + e] = v >> 4;
       }
   for (size_t i = 0; i < ng; ++i) {
-    std::memcpy(&s[i], base + nb * 256 + i * 32 + r * 2, 2);
-    std::memcpy(&m[i], base + nb * 256 + ng * 32 + i * 32 + r * 2, 2);
+    std::memcpy(&s[i], base + q4_scales_at(i, group) + r * 2, 2);
+    std::memcpy(&m[i], base + q4_mins_at(i, group) + r * 2, 2);
   }
 }
 

@@ -66,6 +66,19 @@ void quantize_row_q4(const float* x, size_t k, size_t group, uint8_t* q, uint16_
 // Sizes and shape checks of the packed layouts (errors say what is wrong).
 size_t q8_0_bytes(size_t n, size_t k);
 size_t q4_bytes(size_t n, size_t k, size_t group);
+
+// kQ4 byte offsets inside one row group (kernels.h): quantization group i
+// (`group` values along k) is one run [its group/32 blocks of values | 16
+// scales | 16 mins], so a GEMV reads each row group as a single stream.
+inline size_t q4_run_bytes(size_t group) { return group / 32 * 256 + 64; }
+inline size_t q4_values_at(size_t block, size_t group) {
+  const size_t per = group / 32;
+  return block / per * q4_run_bytes(group) + block % per * 256;
+}
+inline size_t q4_scales_at(size_t i, size_t group) {
+  return i * q4_run_bytes(group) + group / 32 * 256;
+}
+inline size_t q4_mins_at(size_t i, size_t group) { return q4_scales_at(i, group) + 32; }
 Status check_q8_0_shape(size_t n, size_t k);
 Status check_q4_shape(size_t n, size_t k, size_t group);
 

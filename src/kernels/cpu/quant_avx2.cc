@@ -23,6 +23,7 @@
 
 #include "kernels/cpu/isa_tables.h"
 #include "kernels/cpu/quant_schedule.h"
+#include "kernels/quant.h"
 #include "kernels/cpu/simd_avx2.h"
 #include "kernels/quant.h"
 #include "kernels/ref/quant_ops.h"
@@ -159,21 +160,19 @@ inline void tile_q4(const XRows* xr, const uint8_t* wg, size_t nb, size_t group,
   for (int i = 0; i < MR; ++i)
     for (int h = 0; h < NH; ++h) facc[i][h] = _mm256_setzero_ps();
   const size_t ng = nb * 32 / group, bpg = group / 32;
-  const uint8_t* sc = wg + nb * 256 + h0 * 16;
-  const uint8_t* mn = sc + ng * 32;
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   const __m256i ones = _mm256_set1_epi16(1);
   for (size_t g = 0; g < ng; ++g) {
     __m256 s[NH], m[NH];
     for (int h = 0; h < NH; ++h) {
-      s[h] = load_f16x8(sc + g * 32 + h * 16);
-      m[h] = load_f16x8(mn + g * 32 + h * 16);
+      s[h] = load_f16x8(wg + quant::q4_scales_at(g, group) + (h0 + h) * 16);
+      m[h] = load_f16x8(wg + quant::q4_mins_at(g, group) + (h0 + h) * 16);
     }
     for (size_t b = g * bpg; b < (g + 1) * bpg; ++b) {
       __m256i acc16[MR][NH];  // s16 pair sums of the block (<= 8 * 3810, exact)
       for (int i = 0; i < MR; ++i)
         for (int h = 0; h < NH; ++h) acc16[i][h] = _mm256_setzero_si256();
-      const uint8_t* wb = wg + b * 256 + h0 * 32;
+      const uint8_t* wb = wg + quant::q4_values_at(b, group) + h0 * 32;
       for (int p = 0; p < 4; ++p) {
         if (MR == 1) prefetch_ahead(wb + p * 64);
         __m256i lo[NH], hi[NH];

@@ -16,6 +16,7 @@
 #include "kernels/cpu/isa_tables.h"
 #include "kernels/cpu/quant_schedule.h"
 #include "kernels/quant.h"
+#include "kernels/quant.h"
 #include "kernels/ref/quant_ops.h"
 
 namespace qs::kernels::cpu {
@@ -160,50 +161,45 @@ template <int MR>
 inline void tile_q4(const XRows* xr, const uint8_t* wg, size_t nb, size_t group, __m512* out) {
   __m512 facc[MR];
   for (int i = 0; i < MR; ++i) facc[i] = _mm512_setzero_ps();
-  const size_t ng = nb * 32 / group;
-  const uint8_t* sc = wg + nb * 256;
-  const uint8_t* mn = sc + ng * 32;
+  const size_t per = group / 32, run = quant::q4_run_bytes(group);
   const __m512i low4 = _mm512_set1_epi8(0x0F);
   // Independent int32 chains per row (NA of them, summed per block): one
   // chain of 8 dependent vpdpbusd per block bounded the GEMV by latency.
   // Integer sums: the split changes no bit of the result.
   constexpr int NA = MR <= 2 ? 4 : MR <= 4 ? 2 : 1;
-  for (size_t b = 0; b < nb; ++b) {
-    __m512i part[NA][MR];
-    for (int a = 0; a < NA; ++a)
-      for (int i = 0; i < MR; ++i) part[a][i] = _mm512_setzero_si512();
-    const uint8_t* wb = wg + b * 256;
-    if (MR <= 2 && b < ng) {
-      // GEMV-like: one line per block of the next row group's scales and
-      // mins (ng lines after its values). The values' 4 KB-ahead prefetch
-      // reaches a group's scales only after a dozen of its blocks have
-      // needed them.
-      _mm_prefetch(reinterpret_cast<const char*>(sc + ng * 64 + nb * 256 + b * 64), _MM_HINT_T0);
-    }
-    for (int p = 0; p < 4; ++p) {
-      _mm_prefetch(reinterpret_cast<const char*>(wb + 4096 + p * 64), _MM_HINT_T0);
-      const __m512i v = _mm512_loadu_si512(wb + p * 64);
-      const __m512i lo = _mm512_and_si512(v, low4);
-      const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
-      for (int i = 0; i < MR; ++i) {
-        const int8_t* xq = xr[i].q + b * 32 + p * 8;
-        __m512i& a0 = part[(2 * p) % NA][i];
-        __m512i& a1 = part[(2 * p + 1) % NA][i];
-        a0 = _mm512_dpbusd_epi32(a0, lo, _mm512_set1_epi32(load_i32(xq)));
-        a1 = _mm512_dpbusd_epi32(a1, hi, _mm512_set1_epi32(load_i32(xq + 4)));
+  // One run per quantization group: its blocks' values, then its scales and
+  // mins (kernels.h), so the row group is one sequential stream.
+  for (size_t g = 0; g * per < nb; ++g) {
+    const uint8_t* rg = wg + g * run;
+    const __m512 s = load_f16x16(rg + per * 256), m = load_f16x16(rg + per * 256 + 32);
+    for (size_t b = g * per; b < (g + 1) * per; ++b) {
+      __m512i part[NA][MR];
+      for (int a = 0; a < NA; ++a)
+        for (int i = 0; i < MR; ++i) part[a][i] = _mm512_setzero_si512();
+      const uint8_t* wb = rg + (b - g * per) * 256;
+      for (int p = 0; p < 4; ++p) {
+        _mm_prefetch(reinterpret_cast<const char*>(wb + 4096 + p * 64), _MM_HINT_T0);
+        const __m512i v = _mm512_loadu_si512(wb + p * 64);
+        const __m512i lo = _mm512_and_si512(v, low4);
+        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+        for (int i = 0; i < MR; ++i) {
+          const int8_t* xq = xr[i].q + b * 32 + p * 8;
+          __m512i& a0 = part[(2 * p) % NA][i];
+          __m512i& a1 = part[(2 * p + 1) % NA][i];
+          a0 = _mm512_dpbusd_epi32(a0, lo, _mm512_set1_epi32(load_i32(xq)));
+          a1 = _mm512_dpbusd_epi32(a1, hi, _mm512_set1_epi32(load_i32(xq + 4)));
+        }
       }
-    }
-    __m512i iacc[MR];
-    for (int i = 0; i < MR; ++i) {
-      iacc[i] = part[0][i];
-      for (int a = 1; a < NA; ++a) iacc[i] = _mm512_add_epi32(iacc[i], part[a][i]);
-    }
-    const size_t g = b * 32 / group;
-    const __m512 s = load_f16x16(sc + g * 32), m = load_f16x16(mn + g * 32);
-    for (int i = 0; i < MR; ++i) {
-      facc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[i]),
-                                _mm512_mul_ps(s, _mm512_set1_ps(xr[i].dx[b])), facc[i]);
-      facc[i] = _mm512_fmadd_ps(m, _mm512_set1_ps(xr[i].xs[b]), facc[i]);
+      __m512i iacc[MR];
+      for (int i = 0; i < MR; ++i) {
+        iacc[i] = part[0][i];
+        for (int a = 1; a < NA; ++a) iacc[i] = _mm512_add_epi32(iacc[i], part[a][i]);
+      }
+      for (int i = 0; i < MR; ++i) {
+        facc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[i]),
+                                  _mm512_mul_ps(s, _mm512_set1_ps(xr[i].dx[b])), facc[i]);
+        facc[i] = _mm512_fmadd_ps(m, _mm512_set1_ps(xr[i].xs[b]), facc[i]);
+      }
     }
   }
   for (int i = 0; i < MR; ++i) out[i] = facc[i];

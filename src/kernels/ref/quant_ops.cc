@@ -62,7 +62,7 @@ void matmul_q4(const float* x, size_t m, size_t k, const void* w, size_t n, size
   if (m == 0 || n == 0) return;
   thread_local QuantizedX qx;
   quantize_x(x, m, k, &qx);
-  const size_t nb = k / 32, ng = k / group, stride = quant::q4_bytes(16, k, group);
+  const size_t nb = k / 32, stride = quant::q4_bytes(16, k, group);
   for (size_t i = 0; i < m; ++i) {
     const int8_t* xq = qx.q.data() + i * k;
     const float* dx = qx.dx.data() + i * nb;
@@ -75,12 +75,12 @@ void matmul_q4(const float* x, size_t m, size_t k, const void* w, size_t n, size
         int32_t isum = 0;
         for (size_t p = 0; p < 4; ++p)
           for (size_t e = 0; e < 4; ++e) {
-            const uint8_t v = base[b * 256 + p * 64 + r * 4 + e];
+            const uint8_t v = base[quant::q4_values_at(b, group) + p * 64 + r * 4 + e];
             isum += (v & 0xF) * xq[b * 32 + 8 * p + e] + (v >> 4) * xq[b * 32 + 8 * p + 4 + e];
           }
         const size_t g = b * 32 / group;
-        const float s = f16_at(base + nb * 256 + g * 32 + r * 2);
-        const float mn = f16_at(base + nb * 256 + ng * 32 + g * 32 + r * 2);
+        const float s = f16_at(base + quant::q4_scales_at(g, group) + r * 2);
+        const float mn = f16_at(base + quant::q4_mins_at(g, group) + r * 2);
         acc = std::fma(static_cast<float>(isum), s * dx[b], acc);
         acc = std::fma(mn, xs[b], acc);
       }
