@@ -179,7 +179,8 @@ CommandRegistrar reg("bench", "Prefill/decode speed vs the machine's floors", []
   auto a = std::make_shared<BenchArgs>();
   add_model_options(sub, &a->model);
   sub->add_option("--decode-tokens", a->decode_tokens, "Decode steps per measurement");
-  sub->add_option("--reps", a->reps, "Repetitions of each prefill and decode measurement (best is kept)");
+  sub->add_option("--reps", a->reps,
+                  "Repetitions of each prefill and decode measurement (best is kept)");
   sub->add_option("--prefill", a->prefill_lengths, "Prefill lengths");
   sub->add_option("--batch", a->batch_sizes, "Decode batch sizes");
   sub->add_option("--save", a->save, "Write results as JSON");

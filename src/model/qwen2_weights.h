@@ -37,9 +37,9 @@ struct Qwen2LayerWeights {
   kernels::WeightMatrix down_proj;        // [H][I]
   // The same matrices joined by rows where that is free (fused_weights.h);
   // data == nullptr otherwise. The parts above stay valid views.
-  kernels::WeightMatrix qkv_proj;     // [nh*hd + 2*nkv*hd][H]
-  const float* qkv_bias = nullptr;    // [nh*hd + 2*nkv*hd]
-  kernels::WeightMatrix gate_up_proj; // [2*I][H]
+  kernels::WeightMatrix qkv_proj;      // [nh*hd + 2*nkv*hd][H]
+  const float* qkv_bias = nullptr;     // [nh*hd + 2*nkv*hd]
+  kernels::WeightMatrix gate_up_proj;  // [2*I][H]
 };
 
 struct Qwen2Weights {

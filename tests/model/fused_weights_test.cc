@@ -93,10 +93,10 @@ TEST(FusedWeights, PackedPartsOffRowGroupsAreNotJoined) {
   std::vector<kernels::WeightMatrix> parts;
   for (size_t n : {20, 16}) {  // 20 rows: the first part ends inside a row group
     auto src = random_row_major(n, 64, rng);
-    parts.push_back(pack_weight_matrix(
-                        n, 64, q, [&](size_t j, float* out) { std::copy_n(&src[j * 64], 64, out); },
-                        &w)
-                        .value());
+    parts.push_back(
+        pack_weight_matrix(
+            n, 64, q, [&](size_t j, float* out) { std::copy_n(&src[j * 64], 64, out); }, &w)
+            .value());
   }
   EXPECT_EQ(fuse_rows({&parts[0], &parts[1]}, &w).data, nullptr);
   EXPECT_EQ(w.owned_bytes.size(), 2u);

@@ -23,7 +23,6 @@
 
 #include "kernels/cpu/isa_tables.h"
 #include "kernels/cpu/quant_schedule.h"
-#include "kernels/quant.h"
 #include "kernels/cpu/simd_avx2.h"
 #include "kernels/quant.h"
 #include "kernels/ref/quant_ops.h"

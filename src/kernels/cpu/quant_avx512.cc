@@ -16,7 +16,6 @@
 #include "kernels/cpu/isa_tables.h"
 #include "kernels/cpu/quant_schedule.h"
 #include "kernels/quant.h"
-#include "kernels/quant.h"
 #include "kernels/ref/quant_ops.h"
 
 namespace qs::kernels::cpu {
