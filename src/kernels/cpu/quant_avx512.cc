@@ -87,7 +87,9 @@ inline void tile_q8(const XRows* xr, const uint8_t* wg, size_t nb, __m512* out) 
     __m512i iacc[MR];
     for (int i = 0; i < MR; ++i) iacc[i] = _mm512_set1_epi32(-128 * xr[i].xsum[b]);
     const uint8_t* wb = wg + b * 512;
-    if (2 * b < nb)  // the next group's scales, one line per block (see tile_q4)
+    // The next group's scales (nb / 2 lines after its values, which the
+    // 4 KB-ahead prefetch below reaches late), one line per block.
+    if (2 * b < nb)
       _mm_prefetch(reinterpret_cast<const char*>(sc + nb * 544 + b * 64), _MM_HINT_T0);
     for (int s = 0; s < 8; ++s) {
       // Every line 4 KB ahead: the hardware prefetcher alone leaves a
@@ -124,7 +126,7 @@ inline void tile_q8_x2(const XRows* xr, const uint8_t* wg0, const uint8_t* wg1, 
     const uint8_t* wb1 = wg1 + b * 512;
     if (MR <= 2 && 2 * b < nb) {
       // GEMV-like: the next pair's scales (nb / 2 lines after each group's
-      // values; the pair is adjacent), one line per block, as in tile_q4.
+      // values; the pair is adjacent), one line per block, as in tile_q8.
       const size_t stride = nb * 544, ahead = 2 * stride + b * 64;
       _mm_prefetch(reinterpret_cast<const char*>(sc0 + ahead), _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<const char*>(sc1 + ahead), _MM_HINT_T0);
