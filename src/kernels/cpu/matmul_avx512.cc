@@ -77,6 +77,14 @@ inline void tile_f32(const float* const* xr, const uint16_t* const* wr, size_t k
   for (int i = 0; i < MR; ++i) sums[i] = reduce4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]);
 }
 
+// For a row starting `mis` bytes into a 64-byte line (mis a multiple of 4):
+// the vpermt2d index that takes its 16 dwords from the line `lo` and the next
+// line `hi`.
+inline __m512i line_shift_index(uintptr_t mis) {
+  return _mm512_add_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                          _mm512_set1_epi32(static_cast<int>(mis / 4)));
+}
+
 // One GEMV row: 16 partial sums of x . w over k (x bf16, zero-padded to a
 // multiple of 32, 64-byte aligned). A safetensors tensor starts wherever the
 // JSON header ends (the 0.5B checkpoint here: 56 bytes into a line), so
@@ -92,9 +100,7 @@ inline __m512 gemv_row_bf16(const uint16_t* x, const uint16_t* w, size_t k) {
   const uintptr_t mis = reinterpret_cast<uintptr_t>(w) & 63;
   if (mis % 4 == 0 && mis != 0 && k >= 32) {  // bf16 tensors sit at least 4-byte aligned
     const auto* line = reinterpret_cast<const __m512i*>(reinterpret_cast<uintptr_t>(w) - mis);
-    const __m512i idx =
-        _mm512_add_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                         _mm512_set1_epi32(static_cast<int>(mis / 4)));
+    const __m512i idx = line_shift_index(mis);
     __m512i lo = _mm512_load_si512(line);
     for (; t + 32 <= k; t += 32) {
       const __m512i hi = _mm512_load_si512(++line);
@@ -141,9 +147,7 @@ inline void tile_bf16(const uint16_t* const* xr, const uint16_t* const* wr, size
   if (Pf && mis != 0 && mis % 4 == 0 && (k * 2) % 64 == 0) {
     // Small batches stream W from DRAM like the GEMV: the same aligned-line
     // loads (see gemv_row_bf16), here for 4 rows that share one offset.
-    const __m512i idx =
-        _mm512_add_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                         _mm512_set1_epi32(static_cast<int>(mis / 4)));
+    const __m512i idx = line_shift_index(mis);
     const __m512i* line[4];
     __m512i lo[4];
     for (int j = 0; j < 4; ++j) {
