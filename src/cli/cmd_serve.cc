@@ -116,6 +116,7 @@ void serve(const ServeFlags& flags) {
   margs.threads = cfg.threads;
   margs.precision = cfg.precision;
   margs.kv_dtype = cfg.kv_cache_dtype;
+  margs.huge_pages = cfg.huge_page_weights;
   std::unique_ptr<Qwen2Model> model;
   std::shared_ptr<server::Backend> backend;
   try {

@@ -20,6 +20,9 @@ void add_model_options(CLI::App* sub, ModelArgs* a) {
                   "Quantize weights at load: int8 (Q8_0), int4 (groups of 32 with min), "
                   "int4-g128")
       ->check(CLI::IsMember({"int8", "int4", "int4-g128"}));
+  sub->add_flag("!--no-huge-pages", a->huge_pages,
+                "Keep the weights where loading put them (mmap / heap, 4 KB pages) instead of "
+                "copying them into 2 MB pages in the background");
 }
 
 ModelOptions to_model_options(const ModelArgs& a) {
@@ -29,6 +32,7 @@ ModelOptions to_model_options(const ModelArgs& a) {
   if (a.quantize == "int8") o.quantize = kernels::WeightFormat::kQ8_0;
   if (a.quantize == "int4" || a.quantize == "int4-g128") o.quantize = kernels::WeightFormat::kQ4;
   o.quantize_group = a.quantize == "int4-g128" ? 128 : 32;
+  o.huge_page_weights = a.huge_pages;
   return o;
 }
 

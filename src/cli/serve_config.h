@@ -34,7 +34,8 @@ struct ServeConfig {
   int num_kv_blocks = 0;      // 0: sized from max_batch_size x max_seq_len, capped by kv_cache_gib
   double kv_cache_gib = 4.0;  // cap of the automatic KV cache size
   int64_t max_body_bytes = 8 << 20;
-  int drain_timeout_s = 60;  // on SIGTERM: how long running requests may take to finish
+  int drain_timeout_s = 60;       // on SIGTERM: how long running requests may take to finish
+  bool huge_page_weights = true;  // copy the weights into 2 MB pages after load (weight_arena.h)
 };
 
 // The flags, each optional so that only the ones given override the file.
@@ -43,7 +44,7 @@ struct ServeFlags {
   std::optional<std::string> model, host, api_key, precision, kv_cache_dtype;
   std::optional<int> port, threads, http_threads, max_batch_size, max_seq_len,
       max_num_batched_tokens, max_waiting, num_kv_blocks, drain_timeout_s;
-  std::optional<bool> enable_chunked_prefill, enable_prefix_caching;
+  std::optional<bool> enable_chunked_prefill, enable_prefix_caching, huge_page_weights;
   std::optional<double> kv_cache_gib;
   std::optional<int64_t> max_body_bytes;
   std::vector<std::string> cors_origins, served_model_name;

@@ -97,6 +97,10 @@ class GgufFile {
   std::optional<int64_t> get_int(std::string_view key) const;
   std::optional<double> get_float(std::string_view key) const;
   std::optional<std::string> get_string(std::string_view key) const;
+  // See MappedFile::drop_resident_pages (no-op for FromMemory).
+  void drop_resident_pages() const {
+    if (file_) file_->drop_resident_pages();
+  }
 
  private:
   GgufFile() = default;

@@ -59,6 +59,8 @@ Result<std::unique_ptr<Qwen2Model>> Qwen2Model::Load(const std::string& model_di
   m->attn_scale_ = static_cast<float>(rope.attention_scaling * rope.attention_scaling /
                                       std::sqrt(static_cast<double>(c.head_dim)));
   m->k_ = &kernels::get();
+  if (options.huge_page_weights && huge_pages_available())
+    m->arena_ = WeightArena::Start(*m->weights_);
   QS_LOG(Debug, "loaded " << model_dir << ": " << c.num_hidden_layers << " layers, kernels "
                           << m->k_->name << ", " << m->pool_->num_threads() << " threads");
   return m;
@@ -144,8 +146,39 @@ void Qwen2Model::linear(const float* x, size_t rows, const kernels::WeightMatrix
   }
 }
 
+void Qwen2Model::adopt_weight_arena() {
+  arena_->adopt(weights_.get());
+  arena_adopted_ = true;
+  // Nothing reads the checkpoint's pages any more (a view the arena did not
+  // cover would fault them back in from the page cache): out of RSS.
+  if (store_) store_->drop_resident_pages();
+  if (gguf_) gguf_->drop_resident_pages();
+#if defined(__GLIBC__)
+  malloc_trim(0);  // the owned matrix buffers just freed
+#endif
+}
+
+void Qwen2Model::settle_weight_memory() {
+  if (arena_ && !arena_adopted_) {
+    arena_->wait();
+    adopt_weight_arena();
+  }
+}
+
+std::string Qwen2Model::weight_memory() const {
+  if (arena_) return arena_adopted_ ? "2 MB pages" : "2 MB pages (copy in progress)";
+  return "4 KB pages (mmap / heap)";
+}
+
+double Qwen2Model::weight_copy_seconds() const {
+  return arena_ && arena_adopted_ ? arena_->copy_seconds() : 0.0;
+}
+
 Status Qwen2Model::forward(const Batch& b, KVCache& kv, float* logits) {
   QS_RETURN_IF_ERROR(validate(b, kv));
+  // The background copy into 2 MB pages is done: switch (between two forward
+  // calls no kernel is reading the weights).
+  if (arena_ && !arena_adopted_ && arena_->ready()) adopt_weight_arena();
   const Qwen2Config& c = config_;
   const size_t T = b.num_tokens();
   if (T == 0) return Status::Ok();

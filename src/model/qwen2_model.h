@@ -17,6 +17,7 @@
 #include "model/batch.h"
 #include "model/kv_cache.h"
 #include "model/qwen2_weights.h"
+#include "model/weight_arena.h"
 
 namespace qs {
 
@@ -36,6 +37,11 @@ struct ModelOptions {
   // groups of quantize_group along k). kBF16: keep the checkpoint's weights.
   kernels::WeightFormat quantize = kernels::WeightFormat::kBF16;
   int quantize_group = 32;
+  // Move the weight matrices into one region of 2 MB pages, copied in the
+  // background after load (model/weight_arena.h); the model runs from the
+  // mmapped checkpoint until the copy is done. Ignored where the kernel has
+  // no transparent huge pages. false: weights stay where loading put them.
+  bool huge_page_weights = true;
 };
 
 class Qwen2Model {
@@ -59,9 +65,18 @@ class Qwen2Model {
   // (ids, positions or block tables out of range) return an error.
   Status forward(const Batch& batch, KVCache& kv, float* logits);
 
+  // Waits for the background copy into 2 MB pages (if any) and switches to
+  // it now rather than at the next forward (bench: measure one steady state).
+  void settle_weight_memory();
+  // Where the matrices are read from: "2 MB pages", "2 MB pages (copy in
+  // progress)" or "4 KB pages (mmap / heap)".
+  std::string weight_memory() const;
+  double weight_copy_seconds() const;  // background copy time; 0 if none
+
  private:
   Qwen2Model() = default;
   Status validate(const Batch& batch, const KVCache& kv) const;
+  void adopt_weight_arena();
   // x[r] = embedding row of ids[r], widened to F32.
   void embed(const int32_t* ids, size_t rows, float* x);
   // y[rows][w.rows] = x[rows][w.cols] W^T + bias, in W's format.
@@ -75,6 +90,8 @@ class Qwen2Model {
   std::unique_ptr<GgufFile> gguf_;  // when loaded from a .gguf file
   std::unique_ptr<Qwen2Weights> weights_;
   std::unique_ptr<ThreadPool> pool_;
+  std::unique_ptr<WeightArena> arena_;  // while or after copying into 2 MB pages
+  bool arena_adopted_ = false;
   const kernels::KernelTable* k_ = nullptr;
   std::vector<float> inv_freq_;  // [head_dim/2]
   float attn_scale_ = 0;         // softmax scale incl. any yarn attention factor
