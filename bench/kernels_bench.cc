@@ -16,6 +16,7 @@
 
 #include "core/aligned_buffer.h"
 #include "core/dtype.h"
+#include "core/huge_pages.h"
 #include "core/thread_pool.h"
 #include "kernels/kernels.h"
 #include "kernels/probe.h"
@@ -59,8 +60,8 @@ float wval(size_t j, size_t i) {
 // are contiguous, so rows [c*n, (c+1)*n) (n % 16 == 0) form copy c of an n x k matrix.
 struct QuantW {
   size_t group = 0, k = 0, rows = 0, stride = 0;  // stride: bytes per 16 rows
-  qs::AlignedPtr<uint8_t> buf;
-  const uint8_t* copy(size_t n, size_t c) const { return buf.get() + c * (n / 16) * stride; }
+  qs::HugePageRegion buf;  // 2 MB pages, like the model's weights (weight_arena.h)
+  const uint8_t* copy(size_t n, size_t c) const { return buf.data() + c * (n / 16) * stride; }
 };
 
 QuantW pack_quant(size_t group, size_t rows, size_t k, qs::ThreadPool* pool) {
@@ -70,8 +71,8 @@ QuantW pack_quant(size_t group, size_t rows, size_t k, qs::ThreadPool* pool) {
   w.k = k;
   w.rows = rows;
   w.stride = group ? q::q4_bytes(16, k, group) : q::q8_0_bytes(16, k);
-  w.buf = qs::aligned_alloc_array<uint8_t>(group ? q::q4_bytes(rows, k, group)
-                                                 : q::q8_0_bytes(rows, k));
+  w.buf =
+      qs::HugePageRegion::Allocate(group ? q::q4_bytes(rows, k, group) : q::q8_0_bytes(rows, k));
   if (group == 0) {
     q::pack_q8_0(
         rows, k,
@@ -80,7 +81,7 @@ QuantW pack_quant(size_t group, size_t rows, size_t k, qs::ThreadPool* pool) {
           for (size_t i = 0; i < k; ++i) r[i] = wval(j, i);
           q::quantize_row_q8_0(r.data(), k, b);
         },
-        w.buf.get(), pool);
+        w.buf.data(), pool);
   } else {
     q::pack_q4(
         rows, k, group,
@@ -89,7 +90,7 @@ QuantW pack_quant(size_t group, size_t rows, size_t k, qs::ThreadPool* pool) {
           for (size_t i = 0; i < k; ++i) r[i] = wval(j, i);
           q::quantize_row_q4(r.data(), k, group, qv, sv, mv);
         },
-        w.buf.get(), pool);
+        w.buf.data(), pool);
   }
   return w;
 }
@@ -171,7 +172,9 @@ int main(int argc, char** argv) {
               fma_peak);
 
   const size_t max_elems = 151936 * 896;
-  std::vector<uint16_t> w(max_elems);
+  // 2 MB pages, like the model's weights (the probe above reads such pages too).
+  qs::HugePageRegion w_region = qs::HugePageRegion::Allocate(max_elems * sizeof(uint16_t));
+  uint16_t* w = reinterpret_cast<uint16_t*>(w_region.data());
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> d(-1, 1);
   for (size_t i = 0; i < max_elems; ++i) w[i] = qs::f32_to_bf16(d(rng) * 0.05f);
@@ -191,7 +194,7 @@ int main(int argc, char** argv) {
       std::printf("decode GEMV m=1 (%s):\n", lowp ? "lowp" : "exact");
       for (auto& s : gemv) {
         size_t n = s[0], k = s[1];
-        double sec = time_call(fn, x.data(), 1, k, w.data(), w.size(), n, y.data(), &pool, 50);
+        double sec = time_call(fn, x.data(), 1, k, w, max_elems, n, y.data(), &pool, 50);
         double gbs = static_cast<double>(n * k * 2) / sec / 1e9;
         std::printf("  n=%6zu k=%5zu  %8.1f us  %6.1f GB/s  %5.1f%% of bandwidth\n", n, k,
                     sec * 1e6, gbs, 100 * gbs / bw);
@@ -199,7 +202,7 @@ int main(int argc, char** argv) {
       std::printf("prefill GEMM m=512 (%s):\n", lowp ? "lowp" : "exact");
       for (auto& s : gemm) {
         size_t n = s[0], k = s[1], m = 512;
-        double sec = time_call(fn, x.data(), m, k, w.data(), w.size(), n, y.data(), &pool, 3);
+        double sec = time_call(fn, x.data(), m, k, w, max_elems, n, y.data(), &pool, 3);
         double gf = 2.0 * m * n * k / sec / 1e9;
         double pk = lowp ? bf16_peak : fma_peak;
         std::printf("  n=%6zu k=%5zu  %8.2f ms  %6.0f GFLOP/s  %5.1f%% of %s peak\n", n, k,
