@@ -246,10 +246,18 @@ Status Qwen2Model::forward(const Batch& b, KVCache& kv, float* logits) {
     if (w.gate_up_proj.data != nullptr) {
       joined_.resize(T * 2 * I);
       linear(h_.data(), T, w.gate_up_proj, nullptr, joined_.data());
-      for (size_t t = 0; t < T; ++t) {  // row t: [gate | up]
-        const float* row = joined_.data() + t * 2 * I;
-        k_->silu_mul(row, row + I, gate_.data() + t * I, I);
-      }
+      // Row t: [gate | up]. A prefill's rows are split over the pool (one
+      // thread was ~6 % of a 512-token INT8 prefill); a few rows stay serial.
+      const auto silu_rows = [&](size_t t0, size_t t1) {
+        for (size_t t = t0; t < t1; ++t) {
+          const float* row = joined_.data() + t * 2 * I;
+          k_->silu_mul(row, row + I, gate_.data() + t * I, I);
+        }
+      };
+      if (T >= 8)
+        pool_->parallel_chunks(T, 4, silu_rows);
+      else
+        silu_rows(0, T);
     } else {
       linear(h_.data(), T, w.gate_proj, nullptr, gate_.data());
       linear(h_.data(), T, w.up_proj, nullptr, up_.data());
