@@ -12,12 +12,14 @@ constexpr size_t kCopyChunk = size_t{4} << 20;  // cancel is checked between chu
 }  // namespace
 
 std::vector<kernels::WeightMatrix*> all_weight_matrices(Qwen2Weights* w) {
-  std::vector<kernels::WeightMatrix*> out = {&w->embed, &w->lm_head};
+  std::vector<kernels::WeightMatrix*> out;
   for (auto& l : w->layers) {
-    for (kernels::WeightMatrix* m : {&l.q_proj, &l.k_proj, &l.v_proj, &l.o_proj, &l.gate_proj,
-                                     &l.up_proj, &l.down_proj, &l.qkv_proj, &l.gate_up_proj})
+    for (kernels::WeightMatrix* m : {&l.q_proj, &l.k_proj, &l.v_proj, &l.qkv_proj, &l.o_proj,
+                                     &l.gate_proj, &l.up_proj, &l.gate_up_proj, &l.down_proj})
       out.push_back(m);
   }
+  out.push_back(&w->lm_head);
+  out.push_back(&w->embed);
   return out;
 }
 
@@ -34,15 +36,26 @@ std::unique_ptr<WeightArena> WeightArena::Start(const Qwen2Weights& weights) {
   for (const auto& [p, n] : spans) {
     if (!a->ranges_.empty()) {
       Range& last = a->ranges_.back();
-      if (p <= last.src + last.bytes) {  // overlapping or touching: one range
+      // Overlapping (views inside a join, a tied head): one range. Merely
+      // touching ranges stay apart, free to be placed in forward order.
+      if (p < last.src + last.bytes) {
         last.bytes = std::max(last.bytes, static_cast<size_t>(p + n - last.src));
         continue;
       }
     }
     a->ranges_.push_back(Range{p, n, 0});
   }
+  // Placement in the order the forward pass reads the views (a layer's q, k,
+  // v, o, gate, up, down, ..., the head): q|k|v and gate|up end up back to
+  // back whatever order the checkpoint stored them in, and decode reads the
+  // region front to back.
+  constexpr size_t kUnplaced = ~size_t{0};
+  for (Range& r : a->ranges_) r.offset = kUnplaced;
   size_t offset = 0;
-  for (Range& r : a->ranges_) {
+  for (const kernels::WeightMatrix* m : views) {
+    if (m->data == nullptr || m->bytes == 0) continue;
+    Range& r = a->range_of(m->data);
+    if (r.offset != kUnplaced) continue;
     r.offset = offset;
     offset = (offset + r.bytes + kLine - 1) / kLine * kLine;
   }
@@ -79,7 +92,7 @@ void WeightArena::wait() {
   if (worker_.joinable()) worker_.join();
 }
 
-const WeightArena::Range& WeightArena::range_of(const void* p) const {
+WeightArena::Range& WeightArena::range_of(const void* p) {
   const auto* b = static_cast<const uint8_t*>(p);
   // Last range starting at or before b; Start put every view inside one.
   auto it = std::upper_bound(ranges_.begin(), ranges_.end(), b,

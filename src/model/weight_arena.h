@@ -12,7 +12,10 @@
 // What is copied: the byte ranges of all WeightMatrix views (embedding, head,
 // every layer's matrices and their fused joins). Views that overlap (q/k/v
 // inside qkv_proj, a tied head) are merged into one range first, so each byte
-// is copied once and the views keep their relative placement.
+// is copied once and the views keep their relative placement. Ranges are laid
+// out in the order the forward pass reads them (each on a 64-byte line), so a
+// layer's q, k and v -- stored apart in a safetensors file -- end up back to
+// back and Qwen2Model joins them into one matmul after the switch.
 #pragma once
 
 #include <atomic>
@@ -56,7 +59,7 @@ class WeightArena {
   };
   WeightArena() = default;
   void copy();
-  const Range& range_of(const void* p) const;
+  Range& range_of(const void* p);
 
   std::vector<Range> ranges_;  // sorted by src, disjoint
   HugePageRegion region_;
@@ -67,8 +70,9 @@ class WeightArena {
   std::thread worker_;
 };
 
-// Every WeightMatrix view of w (embedding, head, per layer: q, k, v, o, gate,
-// up, down and the fused qkv / gate_up joins), unset ones included.
+// Every WeightMatrix view of w in the order the forward pass reads them (per
+// layer: q, k, v, the qkv join, o, gate, up, the gate_up join, down; then the
+// head and the embedding), unset ones included.
 std::vector<kernels::WeightMatrix*> all_weight_matrices(Qwen2Weights* w);
 
 }  // namespace qs

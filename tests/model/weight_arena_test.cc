@@ -1,7 +1,8 @@
 // WeightArena: every matrix view is moved into the 2 MB-page region with its
 // bytes, its neighbours (views inside a joined matrix, a tied head) and its
 // line alignment as promised; owned buffers are freed; and a whole model gives
-// bitwise the same logits before the switch, after it, and without it.
+// bitwise the same logits before the switch, after it (BF16 q|k|v then
+// joined), and without it.
 #include "model/weight_arena.h"
 
 #include <gtest/gtest.h>
@@ -103,7 +104,7 @@ TEST(WeightArena, MovesEveryViewWithItsBytesNeighboursAndAlignment) {
     // Every separate range starts on a cache line (the checkpoint's did not).
     for (const void* d : {l.qkv_proj.data, l.o_proj.data, l.down_proj.data})
       EXPECT_EQ(reinterpret_cast<uintptr_t>(d) % 64, 0u);
-    // o_proj touched gate_up in the file: one range, kept adjacent.
+    // Forward order: o_proj (a whole number of lines) right before gate|up.
     EXPECT_EQ(static_cast<const uint8_t*>(l.o_proj.data) + l.o_proj.bytes,
               static_cast<const uint8_t*>(l.gate_up_proj.data));
   }
@@ -178,6 +179,8 @@ TEST_F(ArenaModel, SameLogitsBeforeAfterAndWithoutTheSwitch) {
     if (huge_pages_available()) {
       EXPECT_EQ(m->weight_memory(), "2 MB pages");
       EXPECT_EQ(reinterpret_cast<uintptr_t>(m->weights().layers[0].o_proj.data) % 64, 0u);
+      // BF16 q|k|v lie back to back in the arena: joined now (packed ones at load).
+      for (const auto& l : m->weights().layers) EXPECT_NE(l.qkv_proj.data, nullptr);
     }
     const auto second = logits(*m, toks);
     EXPECT_EQ(0, std::memcmp(first.data(), want.data(), want.size() * sizeof(float)));
