@@ -60,11 +60,25 @@ json load_json(const std::string& path) {
   return json::parse(in);
 }
 
+// Every directory temp_dir made, removed when the test program ends.
+std::vector<std::string>& made_dirs() {
+  static std::vector<std::string> dirs;
+  return dirs;
+}
+class RemoveDirs : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    for (const auto& d : made_dirs()) fs::remove_all(d);
+  }
+};
+const auto* const kRemoveDirs = ::testing::AddGlobalTestEnvironment(new RemoveDirs);
+
 std::string temp_dir(const std::string& tag) {
   static int counter = 0;
   auto d = fs::temp_directory_path() /
            ("qs-gptq-" + std::to_string(::getpid()) + "-" + tag + std::to_string(counter++));
   fs::create_directories(d);
+  made_dirs().push_back(d.string());
   return d.string();
 }
 

@@ -43,11 +43,20 @@ json read_json(const std::string& path) {
   return json::parse(in);
 }
 
-// The tiny BF16 model, once per process.
+std::string tiny_dir_path() {
+  return (fs::temp_directory_path() / ("qs-gptq-model-" + std::to_string(::getpid()))).string();
+}
+class RemoveTinyDir : public ::testing::Environment {
+ public:
+  void TearDown() override { fs::remove_all(tiny_dir_path()); }
+};
+const auto* const kRemoveTinyDir = ::testing::AddGlobalTestEnvironment(new RemoveTinyDir);
+
+// The tiny BF16 model (and the packed directories assembled next to it), once
+// per process; removed when the test program ends.
 const std::string& tiny_dir() {
   static std::string dir = [] {
-    std::string d =
-        (fs::temp_directory_path() / ("qs-gptq-model-" + std::to_string(::getpid()))).string();
+    std::string d = tiny_dir_path();
     Status s = synth::synthesize_model(kSrc + "/tools/synth/configs/tiny.json", 1234, d + "/bf16",
                                        DType::BF16, "");
     EXPECT_TRUE(s.ok()) << s.message();
