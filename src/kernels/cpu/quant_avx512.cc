@@ -49,6 +49,7 @@ void quantize_x_rows(const float* x, size_t r0, size_t r1, size_t k, QuantizedX*
       const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(qa, qc));
       out->dx[i * nb + b] = d;
       out->xsum[i * nb + b] = sum;
+      out->corr[i * nb + b] = -128 * sum;
       out->xs[i * nb + b] = d * static_cast<float>(sum);
     }
   }
@@ -73,7 +74,7 @@ inline __m512 load_f16x16(const uint8_t* p) {
 struct XRows {
   const int8_t* q;
   const float* dx;
-  const int32_t* xsum;
+  const int32_t* corr;  // -128 * xsum
   const float* xs;
 };
 
@@ -85,7 +86,7 @@ inline void tile_q8(const XRows* xr, const uint8_t* wg, size_t nb, __m512* out) 
   const uint8_t* sc = wg + nb * 512;
   for (size_t b = 0; b < nb; ++b) {
     __m512i iacc[MR];
-    for (int i = 0; i < MR; ++i) iacc[i] = _mm512_set1_epi32(-128 * xr[i].xsum[b]);
+    for (int i = 0; i < MR; ++i) iacc[i] = _mm512_set1_epi32(xr[i].corr[b]);
     const uint8_t* wb = wg + b * 512;
     // The next group's scales (nb / 2 lines after its values, which the
     // 4 KB-ahead prefetch below reaches late), one line per block.
@@ -121,7 +122,12 @@ inline void tile_q8_x2(const XRows* xr, const uint8_t* wg0, const uint8_t* wg1, 
   const uint8_t* sc1 = wg1 + nb * 512;
   for (size_t b = 0; b < nb; ++b) {
     __m512i a0[MR], a1[MR];
-    for (int i = 0; i < MR; ++i) a0[i] = a1[i] = _mm512_set1_epi32(-128 * xr[i].xsum[b]);
+    // Each accumulator its own broadcast load (a copy of one register costs
+    // a vector op on the ports vpdpbusd needs).
+    for (int i = 0; i < MR; ++i) {
+      a0[i] = _mm512_set1_epi32(xr[i].corr[b]);
+      a1[i] = _mm512_set1_epi32(xr[i].corr[b]);
+    }
     const uint8_t* wb0 = wg0 + b * 512;
     const uint8_t* wb1 = wg1 + b * 512;
     if (MR <= 2 && 2 * b < nb) {
@@ -229,7 +235,7 @@ inline void x_rows(const QuantizedX& qx, size_t i0, size_t k, XRows* xr) {
   const size_t nb = k / 32;
   for (int i = 0; i < MR; ++i) {
     const size_t r = i0 + i;
-    xr[i] = XRows{qx.q.data() + r * k, qx.dx.data() + r * nb, qx.xsum.data() + r * nb,
+    xr[i] = XRows{qx.q.data() + r * k, qx.dx.data() + r * nb, qx.corr.data() + r * nb,
                   qx.xs.data() + r * nb};
   }
 }

@@ -13,6 +13,7 @@ void QuantizedX::resize(size_t m, size_t k) {
   dx.resize(m * k / 32 + 16);
   xsum.resize(m * k / 32 + 16);
   xs.resize(m * k / 32 + 16);
+  corr.resize(m * k / 32 + 16);
 }
 
 void quantize_x(const float* x, size_t m, size_t k, QuantizedX* out) {

@@ -16,6 +16,10 @@ struct QuantizedX {
   AlignedVec<float> dx;      // [m][k/32]
   AlignedVec<int32_t> xsum;  // [m][k/32]
   AlignedVec<float> xs;      // [m][k/32] dx * float(xsum)
+  // [m][k/32] -128 * xsum: where a kQ8_0 block's int32 sum starts (W is
+  // stored + 128). Filled by the AVX-512 quantizer only, whose tiles load it
+  // with one broadcast instead of computing it per tile.
+  AlignedVec<int32_t> corr;
   void resize(size_t m, size_t k);
 };
 void quantize_x(const float* x, size_t m, size_t k, QuantizedX* out);
