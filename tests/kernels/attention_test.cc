@@ -161,6 +161,69 @@ TEST(Attention, MatchesNaiveSoftmax) {
   run_case(DType::I8, 3, 16, 128, rng, &pool);  // the largest group
 }
 
+// Prefill-like batches: runs of rows of one sequence (one block table,
+// consecutive positions, as a prefill chunk gives them), which the SIMD
+// tables process in tiles sharing each K/V chunk, between rows of other
+// sequences. Every table matches the naive softmax, and every row's output
+// is bitwise the one it gets when it is attended alone (batch invariance).
+TEST(Attention, RowsOfOneSequenceMatchAloneBitwise) {
+  std::mt19937 rng(23);
+  ThreadPool pool(2);
+  for (DType dt : {DType::F32, DType::BF16, DType::I8})
+    for (size_t hd : {16, 64}) {
+      const size_t kvh = 2, group = 7, num_heads = kvh * group, bs = 16;
+      // Sequence A: 9 rows at positions 30..38 (a chunk after a prefix);
+      // one row of B at position 4; sequence A again (rows 44..49: a second
+      // chunk); then 3 decode rows of C, D, E.
+      std::vector<std::vector<int32_t>> seq_tables = {{3, 0, 5, 1}, {2}, {4}, {6}, {7}};
+      struct Row {
+        size_t seq;
+        int32_t pos;
+      };
+      std::vector<Row> rows_spec;
+      for (int32_t p = 30; p < 39; ++p) rows_spec.push_back({0, p});
+      rows_spec.push_back({1, 4});
+      for (int32_t p = 44; p < 50; ++p) rows_spec.push_back({0, p});
+      rows_spec.push_back({2, 0});
+      rows_spec.push_back({3, 15});
+      rows_spec.push_back({4, 9});
+      const size_t rows = rows_spec.size(), blocks = 8;
+      const size_t elems = blocks * bs * kvh * hd;
+      auto kf = testing::random_floats(elems, rng, -2, 2);
+      auto vf = testing::random_floats(elems, rng);
+      Cache c = make_cache(dt, bs, kvh, hd, kf, vf);
+      const size_t q_stride = num_heads * hd + 3;
+      auto q = testing::random_floats(rows * q_stride, rng, -2, 2);
+      const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+      std::vector<std::vector<int32_t>> tables;
+      std::vector<int32_t> ctx;
+      std::vector<AttnRow> info;
+      for (const Row& r : rows_spec) {
+        tables.push_back(seq_tables[r.seq]);
+        ctx.push_back(r.pos + 1);
+      }
+      for (size_t r = 0; r < rows; ++r)  // rows of a sequence share one table pointer
+        info.push_back(AttnRow{seq_tables[rows_spec[r].seq].data(), ctx[r]});
+      std::vector<double> want;
+      naive_attention(q.data(), rows, q_stride, num_heads, tables, ctx, c, scale, &want);
+      const size_t per_row = num_heads * hd;
+      for (const KernelTable* t : testing::all_tables()) {
+        std::vector<float> all(rows * per_row), alone(per_row);
+        t->attention(q.data(), rows, q_stride, num_heads, info.data(), c.kv, scale, all.data(),
+                     &pool);
+        for (size_t i = 0; i < want.size(); ++i)
+          ASSERT_NEAR(all[i], want[i], 2e-5)
+              << t->name << " dtype=" << dtype_name(dt) << " hd=" << hd << " row=" << i / per_row;
+        for (size_t r = 0; r < rows; ++r) {
+          t->attention(q.data() + r * q_stride, 1, q_stride, num_heads, &info[r], c.kv, scale,
+                       alone.data(), nullptr);
+          ASSERT_EQ(0, std::memcmp(alone.data(), all.data() + r * per_row, per_row * 4))
+              << t->name << " dtype=" << dtype_name(dt) << " hd=" << hd << " row=" << r;
+        }
+      }
+    }
+}
+
 // kv_store into an I8 cache: every table writes bitwise ref's codes and scales,
 // ref follows the format (scale = max|x|/127, |x - scale*c| <= scale/2), padding
 // rows and other slots are untouched.

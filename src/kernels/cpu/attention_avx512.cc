@@ -1,12 +1,16 @@
 // AVX-512 causal GQA attention over the paged KV cache, flash-attention style.
-// One work item = (query row, kv head): the `group` query heads that share the
-// kv head are processed together, so each K and V row is read once per item.
-// Positions go in chunks of up to 16: scores of the chunk [group][16], then an
-// online-softmax update (running max / denominator / weighted sum per head).
+// One work item = (tile of up to 4 query rows of one sequence, kv head): the
+// tile's rows and the `group` query heads that share the kv head are
+// processed together, so each K and V row is read and widened once per item.
+// Positions go in chunks of up to 16: scores of the chunk [row][group][16]
+// against the transposed K chunk, then an online-softmax update (running max
+// / denominator / weighted sum per row and head).
 // An I8 cache is dequantized on the fly: codes widened to f32, the K scale
 // applied to each score, the V scale folded into the softmax weight.
-// Items are dealt round-robin to threads (later rows have longer contexts).
+// Items are handed out dynamically (later rows have longer contexts).
 #include <cmath>
+#include <utility>
+#include <vector>
 
 #include "kernels/cpu/isa_tables.h"
 #include "kernels/cpu/simd_avx512.h"
@@ -18,6 +22,7 @@ namespace {
 constexpr size_t kMaxVec = 16;    // head_dim <= 256
 constexpr size_t kMaxGroup = 16;  // query heads per kv head
 constexpr size_t kChunk = 16;     // positions per softmax update
+constexpr size_t kTile = 4;       // query rows of one sequence sharing each K/V chunk
 
 enum class Elem { kF32, kBf16, kI8 };  // the cache's dtype
 
@@ -37,129 +42,181 @@ inline void load_row(const void* p, __m512* out) {
   }
 }
 
-// Sums of the 16 lanes of each d[j] -> lane j of the result (a transpose
-// tree: ~45 shuffles/adds for 16 scores instead of 16 reductions of ~8).
-inline __m512 hsum16(const __m512* d) {
-  __m512 u[4];
-  for (int g = 0; g < 4; ++g) {
-    const __m512* e = d + 4 * g;
-    // Per 128-bit lane: [e0, e1, e0, e1] and [e2, e3, e2, e3] partial pairs.
-    const __m512 t01 =
-        _mm512_add_ps(_mm512_unpacklo_ps(e[0], e[1]), _mm512_unpackhi_ps(e[0], e[1]));
-    const __m512 t23 =
-        _mm512_add_ps(_mm512_unpacklo_ps(e[2], e[3]), _mm512_unpackhi_ps(e[2], e[3]));
-    // Per 128-bit lane: the lane's sums of e0, e1, e2, e3.
-    u[g] = _mm512_add_ps(_mm512_shuffle_ps(t01, t23, _MM_SHUFFLE(1, 0, 1, 0)),
-                         _mm512_shuffle_ps(t01, t23, _MM_SHUFFLE(3, 2, 3, 2)));
+// In: r[0..15], 16 rows of 16 floats. Out: r[i] = column i (four stages of
+// in-lane then cross-lane shuffles, 64 in all).
+inline void transpose16(__m512* r) {
+  __m512 t[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);      // per lane: a0 b0 a1 b1
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);  // a2 b2 a3 b3
   }
-  const __m512 w01 = _mm512_add_ps(_mm512_shuffle_f32x4(u[0], u[1], _MM_SHUFFLE(1, 0, 1, 0)),
-                                   _mm512_shuffle_f32x4(u[0], u[1], _MM_SHUFFLE(3, 2, 3, 2)));
-  const __m512 w23 = _mm512_add_ps(_mm512_shuffle_f32x4(u[2], u[3], _MM_SHUFFLE(1, 0, 1, 0)),
-                                   _mm512_shuffle_f32x4(u[2], u[3], _MM_SHUFFLE(3, 2, 3, 2)));
-  return _mm512_add_ps(_mm512_shuffle_f32x4(w01, w23, _MM_SHUFFLE(2, 0, 2, 0)),
-                       _mm512_shuffle_f32x4(w01, w23, _MM_SHUFFLE(3, 1, 3, 1)));
+  // r[4i + k], 128-bit lane L: column 4L + k of rows 4i .. 4i + 3.
+  for (int i = 0; i < 4; ++i) {
+    r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int k = 0; k < 4; ++k) {  // 4 x 4 transpose of 128-bit lanes
+    const __m512 u0 = _mm512_shuffle_f32x4(r[k], r[4 + k], _MM_SHUFFLE(1, 0, 1, 0));
+    const __m512 u1 = _mm512_shuffle_f32x4(r[k], r[4 + k], _MM_SHUFFLE(3, 2, 3, 2));
+    const __m512 u2 = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], _MM_SHUFFLE(1, 0, 1, 0));
+    const __m512 u3 = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], _MM_SHUFFLE(3, 2, 3, 2));
+    t[k] = _mm512_shuffle_f32x4(u0, u2, _MM_SHUFFLE(2, 0, 2, 0));
+    t[4 + k] = _mm512_shuffle_f32x4(u0, u2, _MM_SHUFFLE(3, 1, 3, 1));
+    t[8 + k] = _mm512_shuffle_f32x4(u1, u3, _MM_SHUFFLE(2, 0, 2, 0));
+    t[12 + k] = _mm512_shuffle_f32x4(u1, u3, _MM_SHUFFLE(3, 1, 3, 1));
+  }
+  for (int i = 0; i < 16; ++i) r[i] = t[i];
 }
 
-// NV = head_dim / 16. Per chunk of up to 16 positions: K rows widened once
-// into an F32 tile (all `group` heads read it), 16 scores per head summed by
-// hsum16 into one vector, the online-softmax update, then the V rows widened
-// into the same tile and accumulated head by head. Each (row, head) is
-// computed on its own, so a row's result does not depend on the batch around it.
+// Query rows r0 .. r0 + R - 1 (R <= kTile, all of one sequence: the same
+// block table) x KV head g. NV = head_dim / 16. Per chunk of up to 16
+// positions, shared by the tile's R x group query heads:
+//   - the K rows widened to F32 and transposed, kt[d] = dimension d of the
+//     16 positions, so a head's 16 scores are 4 chains of fmas of broadcast
+//     q[d] with kt[d] (no horizontal sums);
+//   - per (row, head): masked online-softmax update;
+//   - the V rows widened once, accumulated per (row, head).
+// A row whose context ends before the chunk skips it; positions past a row's
+// context are masked out of its softmax. Every (row, head) therefore runs
+// the same operations in the same order whatever the tile holds: a row's
+// result does not depend on the rows batched with it (batch invariance).
 template <size_t NV, Elem E>
-void attend_item(const float* q, size_t q_stride, size_t num_heads, const AttnRow& row,
-                 const PagedKV& kv, float scale, float* out, size_t r, size_t g) {
+void attend_rows(const float* q, size_t q_stride, size_t num_heads, const AttnRow* info, size_t r0,
+                 size_t R, const PagedKV& kv, float scale, float* out, size_t g) {
+  constexpr size_t hd = 16 * NV;
   const size_t group = num_heads / kv.num_kv_heads;
-  const size_t hd = 16 * NV;
-  __m512 qv[kMaxGroup][NV];  // q * scale, [group][head_dim]
-  __m512 acc[kMaxGroup][NV];
-  float mx[kMaxGroup], l[kMaxGroup];
-  alignas(64) float s[kMaxGroup][kChunk];
-  alignas(64) float rows[kChunk][16 * NV];  // the chunk's K (then V) rows, F32
-  alignas(64) float row_scale[kChunk];      // I8: per-position K (then V) scales
-  for (size_t h = 0; h < group; ++h) {
-    const float* qh = q + r * q_stride + (g * group + h) * hd;
-    for (size_t v = 0; v < NV; ++v) {
-      qv[h][v] = _mm512_mul_ps(_mm512_loadu_ps(qh + 16 * v), _mm512_set1_ps(scale));
-      acc[h][v] = _mm512_setzero_ps();
+  alignas(64) float qs[kTile][kMaxGroup][hd];   // q * scale
+  alignas(64) float acc[kTile][kMaxGroup][hd];  // unnormalised outputs
+  alignas(64) float pw[kTile][kMaxGroup][kChunk];
+  alignas(64) float kt[hd][kChunk];           // the chunk's K, transposed (F32)
+  alignas(64) float vt[kChunk][hd];           // the chunk's K (then V) rows (F32)
+  alignas(64) float row_scale[kChunk];        // I8: per-position K (then V) scales
+  alignas(64) float l[kTile][kMaxGroup][16];  // softmax denominators, per lane
+  float mx[kTile][kMaxGroup];
+  size_t ctx[kTile], max_ctx = 0;
+  const int32_t* table = info[r0].block_table;
+  for (size_t i = 0; i < R; ++i) {
+    ctx[i] = static_cast<size_t>(info[r0 + i].context_len > 0 ? info[r0 + i].context_len : 0);
+    max_ctx = ctx[i] > max_ctx ? ctx[i] : max_ctx;
+    for (size_t h = 0; h < group; ++h) {
+      const float* qh = q + (r0 + i) * q_stride + (g * group + h) * hd;
+      for (size_t v = 0; v < NV; ++v) {
+        _mm512_store_ps(qs[i][h] + 16 * v,
+                        _mm512_mul_ps(_mm512_loadu_ps(qh + 16 * v), _mm512_set1_ps(scale)));
+        _mm512_store_ps(acc[i][h] + 16 * v, _mm512_setzero_ps());
+      }
+      mx[i][h] = -INFINITY;
+      _mm512_store_ps(l[i][h], _mm512_setzero_ps());
     }
-    mx[h] = -INFINITY;
-    l[h] = 0.0f;
   }
-  const size_t ctx = static_cast<size_t>(row.context_len > 0 ? row.context_len : 0);
-  for (size_t p0 = 0; p0 < ctx; p0 += kChunk) {
-    const size_t c = ctx - p0 < kChunk ? ctx - p0 : kChunk;
+  for (size_t p0 = 0; p0 < max_ctx; p0 += kChunk) {
+    const size_t cmax = max_ctx - p0 < kChunk ? max_ctx - p0 : kChunk;
+    // K rows widened into vt (zeros past the chunk), then transposed into kt.
     for (size_t j = 0; j < kChunk; ++j) {
       __m512 kr[NV];
-      if (j < c) {
-        load_row<NV, E>(ref_ops::kv_row(kv.k, kv, row.block_table, p0 + j, g), kr);
-        if constexpr (E == Elem::kI8)
-          row_scale[j] = ref_ops::kv_scale(kv.k_scale, kv, row.block_table, p0 + j, g);
+      if (j < cmax) {
+        load_row<NV, E>(ref_ops::kv_row(kv.k, kv, table, p0 + j, g), kr);
       } else {
         for (size_t v = 0; v < NV; ++v) kr[v] = _mm512_setzero_ps();
-        if constexpr (E == Elem::kI8) row_scale[j] = 0.0f;
       }
-      for (size_t v = 0; v < NV; ++v) _mm512_store_ps(rows[j] + 16 * v, kr[v]);
+      for (size_t v = 0; v < NV; ++v) _mm512_store_ps(vt[j] + 16 * v, kr[v]);
     }
-    const __mmask16 cm = tail_mask16(c);
-    for (size_t h = 0; h < group; ++h) {
-      __m512 d[kChunk];
-      for (size_t j = 0; j < kChunk; ++j) {
-        d[j] = _mm512_mul_ps(qv[h][0], _mm512_load_ps(rows[j]));
-        for (size_t v = 1; v < NV; ++v)
-          d[j] = _mm512_fmadd_ps(qv[h][v], _mm512_load_ps(rows[j] + 16 * v), d[j]);
+    for (size_t v = 0; v < NV; ++v) {
+      __m512 t[kChunk];
+      for (size_t j = 0; j < kChunk; ++j) t[j] = _mm512_load_ps(vt[j] + 16 * v);
+      transpose16(t);
+      for (size_t d = 0; d < 16; ++d) _mm512_store_ps(kt[16 * v + d], t[d]);
+    }
+    if constexpr (E == Elem::kI8) {
+      for (size_t j = 0; j < kChunk; ++j)
+        row_scale[j] = j < cmax ? ref_ops::kv_scale(kv.k_scale, kv, table, p0 + j, g) : 0.0f;
+    }
+    for (size_t i = 0; i < R; ++i) {
+      if (ctx[i] <= p0) continue;
+      const size_t c = ctx[i] - p0 < kChunk ? ctx[i] - p0 : kChunk;
+      const __mmask16 cm = tail_mask16(c);
+      for (size_t h = 0; h < group; ++h) {
+        const float* qh = qs[i][h];
+        __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+        for (size_t d = 0; d < hd; d += 4) {
+          s0 = _mm512_fmadd_ps(_mm512_set1_ps(qh[d]), _mm512_load_ps(kt[d]), s0);
+          s1 = _mm512_fmadd_ps(_mm512_set1_ps(qh[d + 1]), _mm512_load_ps(kt[d + 1]), s1);
+          s2 = _mm512_fmadd_ps(_mm512_set1_ps(qh[d + 2]), _mm512_load_ps(kt[d + 2]), s2);
+          s3 = _mm512_fmadd_ps(_mm512_set1_ps(qh[d + 3]), _mm512_load_ps(kt[d + 3]), s3);
+        }
+        __m512 sv = _mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3));
+        if constexpr (E == Elem::kI8) sv = _mm512_mul_ps(sv, _mm512_load_ps(row_scale));
+        sv = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), cm, sv);
+        const float new_mx = std::fmax(mx[i][h], _mm512_reduce_max_ps(sv));
+        const __m512 p = _mm512_maskz_mov_ps(cm, exp512(_mm512_sub_ps(sv, _mm512_set1_ps(new_mx))));
+        _mm512_store_ps(pw[i][h], p);
+        // The denominator as 16 lane sums (reduced once at the end). When the
+        // running max did not move (most chunks once it settles), the
+        // rescale by exp(0) = 1 is skipped: the same values either way.
+        __m512 lv = _mm512_load_ps(l[i][h]);
+        if (new_mx != mx[i][h]) {
+          const float corr = std::exp(mx[i][h] - new_mx);  // exp(-inf) = 0 on the first chunk
+          const __m512 cv = _mm512_set1_ps(corr);
+          lv = _mm512_mul_ps(lv, cv);
+          for (size_t v = 0; v < NV; ++v)
+            _mm512_store_ps(acc[i][h] + 16 * v,
+                            _mm512_mul_ps(_mm512_load_ps(acc[i][h] + 16 * v), cv));
+          mx[i][h] = new_mx;
+        }
+        _mm512_store_ps(l[i][h], _mm512_add_ps(lv, p));
       }
-      __m512 sv = hsum16(d);
-      if constexpr (E == Elem::kI8) sv = _mm512_mul_ps(sv, _mm512_load_ps(row_scale));
-      sv = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), cm, sv);
-      const float new_mx = std::fmax(mx[h], _mm512_reduce_max_ps(sv));
-      const float corr = std::exp(mx[h] - new_mx);  // exp(-inf) = 0 on the first chunk
-      __m512 pw = _mm512_maskz_mov_ps(cm, exp512(_mm512_sub_ps(sv, _mm512_set1_ps(new_mx))));
-      l[h] = l[h] * corr + _mm512_reduce_add_ps(pw);
-      _mm512_store_ps(s[h], pw);
-      for (size_t v = 0; v < NV; ++v) acc[h][v] = _mm512_mul_ps(acc[h][v], _mm512_set1_ps(corr));
-      mx[h] = new_mx;
     }
-    for (size_t j = 0; j < c; ++j) {
+    for (size_t j = 0; j < cmax; ++j) {
       __m512 vr[NV];
-      load_row<NV, E>(ref_ops::kv_row(kv.v, kv, row.block_table, p0 + j, g), vr);
-      for (size_t v = 0; v < NV; ++v) _mm512_store_ps(rows[j] + 16 * v, vr[v]);
+      load_row<NV, E>(ref_ops::kv_row(kv.v, kv, table, p0 + j, g), vr);
+      for (size_t v = 0; v < NV; ++v) _mm512_store_ps(vt[j] + 16 * v, vr[v]);
       if constexpr (E == Elem::kI8)
-        row_scale[j] = ref_ops::kv_scale(kv.v_scale, kv, row.block_table, p0 + j, g);
+        row_scale[j] = ref_ops::kv_scale(kv.v_scale, kv, table, p0 + j, g);
     }
-    // Head by head, so one head's accumulators stay in registers over the
-    // chunk (all heads' at once spilled on every position).
-    for (size_t h = 0; h < group; ++h) {
-      __m512 a[NV];
-      for (size_t v = 0; v < NV; ++v) a[v] = acc[h][v];
-      for (size_t j = 0; j < c; ++j) {
-        const __m512 pj = _mm512_set1_ps(E == Elem::kI8 ? s[h][j] * row_scale[j] : s[h][j]);
-        for (size_t v = 0; v < NV; ++v)
-          a[v] = _mm512_fmadd_ps(pj, _mm512_load_ps(rows[j] + 16 * v), a[v]);
+    // Head by head, so one (row, head)'s accumulators stay in registers
+    // over the chunk.
+    for (size_t i = 0; i < R; ++i) {
+      if (ctx[i] <= p0) continue;
+      const size_t c = ctx[i] - p0 < kChunk ? ctx[i] - p0 : kChunk;
+      for (size_t h = 0; h < group; ++h) {
+        __m512 a[NV];
+        for (size_t v = 0; v < NV; ++v) a[v] = _mm512_load_ps(acc[i][h] + 16 * v);
+        for (size_t j = 0; j < c; ++j) {
+          const __m512 pj =
+              _mm512_set1_ps(E == Elem::kI8 ? pw[i][h][j] * row_scale[j] : pw[i][h][j]);
+          for (size_t v = 0; v < NV; ++v)
+            a[v] = _mm512_fmadd_ps(pj, _mm512_load_ps(vt[j] + 16 * v), a[v]);
+        }
+        for (size_t v = 0; v < NV; ++v) _mm512_store_ps(acc[i][h] + 16 * v, a[v]);
       }
-      for (size_t v = 0; v < NV; ++v) acc[h][v] = a[v];
     }
   }
-  for (size_t h = 0; h < group; ++h) {
-    float* o = out + (r * num_heads + g * group + h) * hd;
-    __m512 inv = _mm512_set1_ps(l[h] > 0.0f ? 1.0f / l[h] : 0.0f);
-    for (size_t v = 0; v < NV; ++v) _mm512_storeu_ps(o + 16 * v, _mm512_mul_ps(acc[h][v], inv));
-  }
+  for (size_t i = 0; i < R; ++i)
+    for (size_t h = 0; h < group; ++h) {
+      float* o = out + ((r0 + i) * num_heads + g * group + h) * hd;
+      const float sum = _mm512_reduce_add_ps(_mm512_load_ps(l[i][h]));
+      const __m512 inv = _mm512_set1_ps(sum > 0.0f ? 1.0f / sum : 0.0f);
+      for (size_t v = 0; v < NV; ++v)
+        _mm512_storeu_ps(o + 16 * v, _mm512_mul_ps(_mm512_load_ps(acc[i][h] + 16 * v), inv));
+    }
 }
 
-using ItemFn = void (*)(const float*, size_t, size_t, const AttnRow&, const PagedKV&, float, float*,
-                        size_t, size_t);
+using ItemFn = void (*)(const float*, size_t, size_t, const AttnRow*, size_t, size_t,
+                        const PagedKV&, float, float*, size_t);
 
 template <Elem E>
 ItemFn pick(size_t nv) {
   switch (nv) {
     case 1:
-      return attend_item<1, E>;
+      return attend_rows<1, E>;
     case 2:
-      return attend_item<2, E>;
+      return attend_rows<2, E>;
     case 4:
-      return attend_item<4, E>;
+      return attend_rows<4, E>;
     case 8:
-      return attend_item<8, E>;
+      return attend_rows<8, E>;
     default:
       return nullptr;
   }
@@ -187,14 +244,24 @@ void attention(const float* q, size_t rows, size_t q_stride, size_t num_heads,
     ref_ops::attention(q, rows, q_stride, num_heads, row_info, kv, scale, out, pool);
     return;
   }
-  const size_t items = rows * kv.num_kv_heads;
-  // One item = one (row, KV head): its query heads share each K/V load.
-  // Dynamic chunks: causal rows differ in cost and a late thread is not
-  // waited for.
+  // Tiles of up to kTile consecutive rows of one sequence (prefill rows
+  // share every K/V chunk); decode rows of different sequences are tiles of 1.
+  thread_local std::vector<std::pair<size_t, size_t>> tiles;  // (first row, rows)
+  tiles.clear();
+  for (size_t r = 0; r < rows;) {
+    size_t n = 1;
+    while (n < kTile && r + n < rows && row_info[r + n].block_table == row_info[r].block_table) ++n;
+    tiles.emplace_back(r, n);
+    r += n;
+  }
+  // One item = (tile, KV head). Dynamic chunks: causal rows differ in cost
+  // and a late thread is not waited for.
+  const size_t items = tiles.size() * kv.num_kv_heads;
+  const auto* tp = tiles.data();
   auto work = [&](size_t b, size_t e) {
     for (size_t it = b; it < e; ++it) {
-      const size_t r = it / kv.num_kv_heads, g = it % kv.num_kv_heads;
-      fn(q, q_stride, num_heads, row_info[r], kv, scale, out, r, g);
+      const auto& [r0, n] = tp[it / kv.num_kv_heads];
+      fn(q, q_stride, num_heads, row_info, r0, n, kv, scale, out, it % kv.num_kv_heads);
     }
   };
   if (pool && pool->num_threads() > 1 && items > 1) {
