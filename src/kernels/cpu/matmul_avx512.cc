@@ -232,8 +232,15 @@ void matmul_cols(XView<XT> x, size_t m, size_t k, const uint16_t* w, size_t n, c
   for (size_t b0 = c0; b0 < c1; b0 += nb) {
     const size_t b1 = std::min(c1, b0 + nb);
     size_t i = 0;
-    for (; i + 6 <= m; i += 6)
-      for (size_t j = b0; j < b1; j += 4) run_tile<6, false>(x, i, w, k, n, j, bias, y);
+    for (; i + 6 <= m; i += 6) {
+      // A small batch's first pass over the block reads W from DRAM (later
+      // passes find it in L2): prefetch it like the GEMV-like tiles do.
+      if (i == 0 && m <= 32) {
+        for (size_t j = b0; j < b1; j += 4) run_tile<6, true>(x, i, w, k, n, j, bias, y);
+      } else {
+        for (size_t j = b0; j < b1; j += 4) run_tile<6, false>(x, i, w, k, n, j, bias, y);
+      }
+    }
     const size_t rem = m - i;
     // The remainder rows (and m <= 5: decode) stream W once: prefetch it.
     for (size_t j = b0; j < b1; j += 4) {

@@ -113,7 +113,9 @@ inline void tile_q8(const XRows* xr, const uint8_t* wg, size_t nb, __m512* out) 
 // feeds two vpdpbusd, so a 6-row tile does 8 loads per 12 dot products
 // instead of 9 per 8 (one group, 8 rows): the GEMM is no longer load-bound.
 // Per output the arithmetic is exactly tile_q8's.
-template <int MR>
+// Pf: W comes from DRAM (GEMV-like tiles, and a small batch's first tile
+// over a pair): prefetch it.
+template <int MR, bool Pf = (MR <= 2)>
 inline void tile_q8_x2(const XRows* xr, const uint8_t* wg0, const uint8_t* wg1, size_t nb,
                        __m512* out0, __m512* out1) {
   __m512 f0[MR], f1[MR];
@@ -130,7 +132,7 @@ inline void tile_q8_x2(const XRows* xr, const uint8_t* wg0, const uint8_t* wg1, 
     }
     const uint8_t* wb0 = wg0 + b * 512;
     const uint8_t* wb1 = wg1 + b * 512;
-    if (MR <= 2 && 2 * b < nb) {
+    if (Pf && 2 * b < nb) {
       // GEMV-like: the next pair's scales (nb / 2 lines after each group's
       // values; the pair is adjacent), one line per block, as in tile_q8.
       const size_t stride = nb * 544, ahead = 2 * stride + b * 64;
@@ -138,7 +140,7 @@ inline void tile_q8_x2(const XRows* xr, const uint8_t* wg0, const uint8_t* wg1, 
       _mm_prefetch(reinterpret_cast<const char*>(sc1 + ahead), _MM_HINT_T0);
     }
     for (int s = 0; s < 8; ++s) {
-      if (MR <= 2) {  // GEMV-like: W comes from DRAM once
+      if (Pf) {  // W comes from DRAM once
         _mm_prefetch(reinterpret_cast<const char*>(wb0 + 4096 + s * 64), _MM_HINT_T0);
         _mm_prefetch(reinterpret_cast<const char*>(wb1 + 4096 + s * 64), _MM_HINT_T0);
       }
@@ -267,14 +269,14 @@ inline void run_tile(const Fmt& f, const QuantizedX& qx, size_t i0, size_t k, co
 
 // kQ8_0 only: MR x-rows times row groups g and g + 1 (both full or partial
 // like run_tile's one group).
-template <int MR>
+template <int MR, bool Pf = (MR <= 2)>
 inline void run_tile_q8_x2(const Q8Fmt& f, const QuantizedX& qx, size_t i0, size_t k,
                            const uint8_t* w, size_t n, size_t g, const float* bias, float* y) {
   const size_t nb = k / 32;
   XRows xr[MR];
   x_rows<MR>(qx, i0, k, xr);
   __m512 acc[2][MR];
-  tile_q8_x2<MR>(xr, w + g * f.stride, w + (g + 1) * f.stride, nb, acc[0], acc[1]);
+  tile_q8_x2<MR, Pf>(xr, w + g * f.stride, w + (g + 1) * f.stride, nb, acc[0], acc[1]);
   store_group<MR>(acc[0], i0, n, g, bias, y);
   store_group<MR>(acc[1], i0, n, g + 1, bias, y);
 }
@@ -287,6 +289,11 @@ void matmul_groups(const Fmt& f, const QuantizedX& qx, size_t m, size_t k, const
   if constexpr (std::is_same_v<Fmt, Q8Fmt>) {
     for (; g0 + 2 <= g1; g0 += 2) {
       size_t i = 0;
+      // A small batch's first tile reads the pair from DRAM: prefetch it.
+      if (m <= 32 && i + 6 <= m) {
+        run_tile_q8_x2<6, true>(f, qx, i, k, w, n, g0, bias, y);
+        i += 6;
+      }
       for (; i + 6 <= m; i += 6) run_tile_q8_x2<6>(f, qx, i, k, w, n, g0, bias, y);
       for (; i + 2 <= m; i += 2) run_tile_q8_x2<2>(f, qx, i, k, w, n, g0, bias, y);
       for (; i < m; ++i) run_tile_q8_x2<1>(f, qx, i, k, w, n, g0, bias, y);
