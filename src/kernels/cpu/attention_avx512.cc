@@ -74,27 +74,116 @@ inline void transpose16(__m512* r) {
 // block table) x KV head g. NV = head_dim / 16. Per chunk of up to 16
 // positions, shared by the tile's R x group query heads:
 //   - the K rows widened to F32 and transposed, kt[d] = dimension d of the
-//     16 positions, so a head's 16 scores are 4 chains of fmas of broadcast
-//     q[d] with kt[d] (no horizontal sums);
+//     16 positions, so a head's 16 scores are 2 chains of fmas of broadcast
+//     q[d] with kt[d] (no horizontal sums), 4 heads interleaved;
 //   - per (row, head): masked online-softmax update;
-//   - the V rows widened once, accumulated per (row, head).
+//   - the V rows widened once, accumulated per (row, head), each V row
+//     loaded once for 4 (head_dim 128: 2) heads.
 // A row whose context ends before the chunk skips it; positions past a row's
 // context are masked out of its softmax. Every (row, head) therefore runs
 // the same operations in the same order whatever the tile holds: a row's
 // result does not depend on the rows batched with it (batch invariance).
+// Working arrays of one (tile, kv head) item.
+template <size_t NV>
+struct TileState {
+  static constexpr size_t hd = 16 * NV;
+  alignas(64) float qs[kTile][kMaxGroup][hd];   // q * scale
+  alignas(64) float acc[kTile][kMaxGroup][hd];  // unnormalised outputs
+  alignas(64) float pw[kTile][kMaxGroup][kChunk];
+  alignas(64) float l[kTile][kMaxGroup][16];  // softmax denominators, per lane
+  alignas(64) float kt[hd][kChunk];           // the chunk's K, transposed (F32)
+  alignas(64) float vt[kChunk][hd];           // the chunk's K (then V) rows (F32)
+  alignas(64) float row_scale[kChunk];        // I8: per-position K (then V) scales
+  float mx[kTile][kMaxGroup];
+};
+
+// Row i, heads h0 .. h0 + HB - 1, one chunk: scores (2 fma chains per head
+// over the dimensions; the HB heads interleaved so their chains overlap),
+// then the online-softmax update of each head. A head's arithmetic does not
+// depend on HB.
+template <size_t NV, Elem E, int HB>
+inline void scores_softmax(TileState<NV>& st, size_t i, size_t h0, __mmask16 cm) {
+  constexpr size_t hd = 16 * NV;
+  __m512 s0[HB], s1[HB];
+  for (int b = 0; b < HB; ++b) s0[b] = s1[b] = _mm512_setzero_ps();
+  for (size_t d = 0; d < hd; d += 2) {
+    const __m512 k0 = _mm512_load_ps(st.kt[d]), k1 = _mm512_load_ps(st.kt[d + 1]);
+    for (int b = 0; b < HB; ++b) {
+      s0[b] = _mm512_fmadd_ps(_mm512_set1_ps(st.qs[i][h0 + b][d]), k0, s0[b]);
+      s1[b] = _mm512_fmadd_ps(_mm512_set1_ps(st.qs[i][h0 + b][d + 1]), k1, s1[b]);
+    }
+  }
+  for (int b = 0; b < HB; ++b) {
+    const size_t h = h0 + b;
+    __m512 sv = _mm512_add_ps(s0[b], s1[b]);
+    if constexpr (E == Elem::kI8) sv = _mm512_mul_ps(sv, _mm512_load_ps(st.row_scale));
+    sv = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), cm, sv);
+    const float new_mx = std::fmax(st.mx[i][h], _mm512_reduce_max_ps(sv));
+    const __m512 p = _mm512_maskz_mov_ps(cm, exp512(_mm512_sub_ps(sv, _mm512_set1_ps(new_mx))));
+    _mm512_store_ps(st.pw[i][h], p);
+    // When the running max did not move (most chunks once it settles), the
+    // rescale by exp(0) = 1 is skipped: the same values either way.
+    __m512 lv = _mm512_load_ps(st.l[i][h]);
+    if (new_mx != st.mx[i][h]) {
+      const __m512 cv = _mm512_set1_ps(std::exp(st.mx[i][h] - new_mx));  // 0 on the first chunk
+      lv = _mm512_mul_ps(lv, cv);
+      for (size_t v = 0; v < NV; ++v)
+        _mm512_store_ps(st.acc[i][h] + 16 * v,
+                        _mm512_mul_ps(_mm512_load_ps(st.acc[i][h] + 16 * v), cv));
+      st.mx[i][h] = new_mx;
+    }
+    _mm512_store_ps(st.l[i][h], _mm512_add_ps(lv, p));
+  }
+}
+
+// Row i, heads h0 .. h0 + HB - 1: acc += p_j * V_j over the chunk's first c
+// positions, in order; each V row loaded once for the HB heads.
+template <size_t NV, Elem E, int HB>
+inline void accumulate_v(TileState<NV>& st, size_t i, size_t h0, size_t c) {
+  __m512 a[HB][NV];
+  for (int b = 0; b < HB; ++b)
+    for (size_t v = 0; v < NV; ++v) a[b][v] = _mm512_load_ps(st.acc[i][h0 + b] + 16 * v);
+  for (size_t j = 0; j < c; ++j) {
+    __m512 vr[NV];
+    for (size_t v = 0; v < NV; ++v) vr[v] = _mm512_load_ps(st.vt[j] + 16 * v);
+    for (int b = 0; b < HB; ++b) {
+      const float w = st.pw[i][h0 + b][j];
+      const __m512 pj = _mm512_set1_ps(E == Elem::kI8 ? w * st.row_scale[j] : w);
+      for (size_t v = 0; v < NV; ++v) a[b][v] = _mm512_fmadd_ps(pj, vr[v], a[b][v]);
+    }
+  }
+  for (int b = 0; b < HB; ++b)
+    for (size_t v = 0; v < NV; ++v) _mm512_store_ps(st.acc[i][h0 + b] + 16 * v, a[b][v]);
+}
+
+// Heads [0, group) of row i in blocks of up to HB: F<HB>(h0) for full blocks,
+// then one smaller block for the rest.
+template <int HB, typename F>
+inline void for_head_blocks(size_t group, F&& f) {
+  size_t h = 0;
+  for (; h + HB <= group; h += HB) f.template operator()<HB>(h);
+  switch (group - h) {
+    case 3:
+      if constexpr (HB > 3) f.template operator()<3>(h);
+      break;
+    case 2:
+      if constexpr (HB > 2) f.template operator()<2>(h);
+      break;
+    case 1:
+      if constexpr (HB > 1) f.template operator()<1>(h);
+      break;
+    default:
+      break;
+  }
+}
+
 template <size_t NV, Elem E>
 void attend_rows(const float* q, size_t q_stride, size_t num_heads, const AttnRow* info, size_t r0,
                  size_t R, const PagedKV& kv, float scale, float* out, size_t g) {
   constexpr size_t hd = 16 * NV;
+  constexpr int kScoreHeads = 4, kValueHeads = NV >= 8 ? 2 : 4;  // register budgets
   const size_t group = num_heads / kv.num_kv_heads;
-  alignas(64) float qs[kTile][kMaxGroup][hd];   // q * scale
-  alignas(64) float acc[kTile][kMaxGroup][hd];  // unnormalised outputs
-  alignas(64) float pw[kTile][kMaxGroup][kChunk];
-  alignas(64) float kt[hd][kChunk];           // the chunk's K, transposed (F32)
-  alignas(64) float vt[kChunk][hd];           // the chunk's K (then V) rows (F32)
-  alignas(64) float row_scale[kChunk];        // I8: per-position K (then V) scales
-  alignas(64) float l[kTile][kMaxGroup][16];  // softmax denominators, per lane
-  float mx[kTile][kMaxGroup];
+  TileState<NV> st;  // on the stack: 48 KB at head_dim 64
   size_t ctx[kTile], max_ctx = 0;
   const int32_t* table = info[r0].block_table;
   for (size_t i = 0; i < R; ++i) {
@@ -103,12 +192,12 @@ void attend_rows(const float* q, size_t q_stride, size_t num_heads, const AttnRo
     for (size_t h = 0; h < group; ++h) {
       const float* qh = q + (r0 + i) * q_stride + (g * group + h) * hd;
       for (size_t v = 0; v < NV; ++v) {
-        _mm512_store_ps(qs[i][h] + 16 * v,
+        _mm512_store_ps(st.qs[i][h] + 16 * v,
                         _mm512_mul_ps(_mm512_loadu_ps(qh + 16 * v), _mm512_set1_ps(scale)));
-        _mm512_store_ps(acc[i][h] + 16 * v, _mm512_setzero_ps());
+        _mm512_store_ps(st.acc[i][h] + 16 * v, _mm512_setzero_ps());
       }
-      mx[i][h] = -INFINITY;
-      _mm512_store_ps(l[i][h], _mm512_setzero_ps());
+      st.mx[i][h] = -INFINITY;
+      _mm512_store_ps(st.l[i][h], _mm512_setzero_ps());
     }
   }
   for (size_t p0 = 0; p0 < max_ctx; p0 += kChunk) {
@@ -121,85 +210,45 @@ void attend_rows(const float* q, size_t q_stride, size_t num_heads, const AttnRo
       } else {
         for (size_t v = 0; v < NV; ++v) kr[v] = _mm512_setzero_ps();
       }
-      for (size_t v = 0; v < NV; ++v) _mm512_store_ps(vt[j] + 16 * v, kr[v]);
+      for (size_t v = 0; v < NV; ++v) _mm512_store_ps(st.vt[j] + 16 * v, kr[v]);
     }
     for (size_t v = 0; v < NV; ++v) {
       __m512 t[kChunk];
-      for (size_t j = 0; j < kChunk; ++j) t[j] = _mm512_load_ps(vt[j] + 16 * v);
+      for (size_t j = 0; j < kChunk; ++j) t[j] = _mm512_load_ps(st.vt[j] + 16 * v);
       transpose16(t);
-      for (size_t d = 0; d < 16; ++d) _mm512_store_ps(kt[16 * v + d], t[d]);
+      for (size_t d = 0; d < 16; ++d) _mm512_store_ps(st.kt[16 * v + d], t[d]);
     }
     if constexpr (E == Elem::kI8) {
       for (size_t j = 0; j < kChunk; ++j)
-        row_scale[j] = j < cmax ? ref_ops::kv_scale(kv.k_scale, kv, table, p0 + j, g) : 0.0f;
+        st.row_scale[j] = j < cmax ? ref_ops::kv_scale(kv.k_scale, kv, table, p0 + j, g) : 0.0f;
     }
     for (size_t i = 0; i < R; ++i) {
       if (ctx[i] <= p0) continue;
-      const size_t c = ctx[i] - p0 < kChunk ? ctx[i] - p0 : kChunk;
-      const __mmask16 cm = tail_mask16(c);
-      for (size_t h = 0; h < group; ++h) {
-        const float* qh = qs[i][h];
-        __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-        for (size_t d = 0; d < hd; d += 4) {
-          s0 = _mm512_fmadd_ps(_mm512_set1_ps(qh[d]), _mm512_load_ps(kt[d]), s0);
-          s1 = _mm512_fmadd_ps(_mm512_set1_ps(qh[d + 1]), _mm512_load_ps(kt[d + 1]), s1);
-          s2 = _mm512_fmadd_ps(_mm512_set1_ps(qh[d + 2]), _mm512_load_ps(kt[d + 2]), s2);
-          s3 = _mm512_fmadd_ps(_mm512_set1_ps(qh[d + 3]), _mm512_load_ps(kt[d + 3]), s3);
-        }
-        __m512 sv = _mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3));
-        if constexpr (E == Elem::kI8) sv = _mm512_mul_ps(sv, _mm512_load_ps(row_scale));
-        sv = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), cm, sv);
-        const float new_mx = std::fmax(mx[i][h], _mm512_reduce_max_ps(sv));
-        const __m512 p = _mm512_maskz_mov_ps(cm, exp512(_mm512_sub_ps(sv, _mm512_set1_ps(new_mx))));
-        _mm512_store_ps(pw[i][h], p);
-        // The denominator as 16 lane sums (reduced once at the end). When the
-        // running max did not move (most chunks once it settles), the
-        // rescale by exp(0) = 1 is skipped: the same values either way.
-        __m512 lv = _mm512_load_ps(l[i][h]);
-        if (new_mx != mx[i][h]) {
-          const float corr = std::exp(mx[i][h] - new_mx);  // exp(-inf) = 0 on the first chunk
-          const __m512 cv = _mm512_set1_ps(corr);
-          lv = _mm512_mul_ps(lv, cv);
-          for (size_t v = 0; v < NV; ++v)
-            _mm512_store_ps(acc[i][h] + 16 * v,
-                            _mm512_mul_ps(_mm512_load_ps(acc[i][h] + 16 * v), cv));
-          mx[i][h] = new_mx;
-        }
-        _mm512_store_ps(l[i][h], _mm512_add_ps(lv, p));
-      }
+      const __mmask16 cm = tail_mask16(ctx[i] - p0 < kChunk ? ctx[i] - p0 : kChunk);
+      for_head_blocks<kScoreHeads>(
+          group, [&]<int HB>(size_t h0) { scores_softmax<NV, E, HB>(st, i, h0, cm); });
     }
     for (size_t j = 0; j < cmax; ++j) {
       __m512 vr[NV];
       load_row<NV, E>(ref_ops::kv_row(kv.v, kv, table, p0 + j, g), vr);
-      for (size_t v = 0; v < NV; ++v) _mm512_store_ps(vt[j] + 16 * v, vr[v]);
+      for (size_t v = 0; v < NV; ++v) _mm512_store_ps(st.vt[j] + 16 * v, vr[v]);
       if constexpr (E == Elem::kI8)
-        row_scale[j] = ref_ops::kv_scale(kv.v_scale, kv, table, p0 + j, g);
+        st.row_scale[j] = ref_ops::kv_scale(kv.v_scale, kv, table, p0 + j, g);
     }
-    // Head by head, so one (row, head)'s accumulators stay in registers
-    // over the chunk.
     for (size_t i = 0; i < R; ++i) {
       if (ctx[i] <= p0) continue;
       const size_t c = ctx[i] - p0 < kChunk ? ctx[i] - p0 : kChunk;
-      for (size_t h = 0; h < group; ++h) {
-        __m512 a[NV];
-        for (size_t v = 0; v < NV; ++v) a[v] = _mm512_load_ps(acc[i][h] + 16 * v);
-        for (size_t j = 0; j < c; ++j) {
-          const __m512 pj =
-              _mm512_set1_ps(E == Elem::kI8 ? pw[i][h][j] * row_scale[j] : pw[i][h][j]);
-          for (size_t v = 0; v < NV; ++v)
-            a[v] = _mm512_fmadd_ps(pj, _mm512_load_ps(vt[j] + 16 * v), a[v]);
-        }
-        for (size_t v = 0; v < NV; ++v) _mm512_store_ps(acc[i][h] + 16 * v, a[v]);
-      }
+      for_head_blocks<kValueHeads>(
+          group, [&]<int HB>(size_t h0) { accumulate_v<NV, E, HB>(st, i, h0, c); });
     }
   }
   for (size_t i = 0; i < R; ++i)
     for (size_t h = 0; h < group; ++h) {
       float* o = out + ((r0 + i) * num_heads + g * group + h) * hd;
-      const float sum = _mm512_reduce_add_ps(_mm512_load_ps(l[i][h]));
+      const float sum = _mm512_reduce_add_ps(_mm512_load_ps(st.l[i][h]));
       const __m512 inv = _mm512_set1_ps(sum > 0.0f ? 1.0f / sum : 0.0f);
       for (size_t v = 0; v < NV; ++v)
-        _mm512_storeu_ps(o + 16 * v, _mm512_mul_ps(_mm512_load_ps(acc[i][h] + 16 * v), inv));
+        _mm512_storeu_ps(o + 16 * v, _mm512_mul_ps(_mm512_load_ps(st.acc[i][h] + 16 * v), inv));
     }
 }
 
