@@ -150,9 +150,9 @@ void Qwen2Model::linear(const float* x, size_t rows, const kernels::WeightMatrix
 void Qwen2Model::adopt_weight_arena() {
   arena_->adopt(weights_.get());
   arena_adopted_ = true;
-  // The arena lays matrices out in checkpoint order, each on a line: a BF16
-  // layer's q, k and v (interleaved with their biases in the file, so not
-  // joined at load) now lie back to back and join for free (fused_weights.h).
+  // The arena lays matrices out in forward-pass order, each on a line: a
+  // BF16 layer's q, k and v (apart in the file, so not joined at load) now
+  // lie back to back and join for free (fused_weights.h).
   const size_t qd = static_cast<size_t>(config_.num_attention_heads * config_.head_dim);
   const size_t kvd = static_cast<size_t>(config_.num_key_value_heads * config_.head_dim);
   for (Qwen2LayerWeights& L : weights_->layers) {
