@@ -79,4 +79,10 @@ const float* fuse_biases(std::initializer_list<const float*> parts,
   return w->owned_f32.back().get();
 }
 
+void join_qkv(Qwen2LayerWeights* L, size_t qd, size_t kvd, Qwen2Weights* w) {
+  L->qkv_proj = fuse_rows({&L->q_proj, &L->k_proj, &L->v_proj}, w);
+  if (L->qkv_proj.data != nullptr)
+    L->qkv_bias = fuse_biases({L->q_bias, L->k_bias, L->v_bias}, {qd, kvd, kvd}, w);
+}
+
 }  // namespace qs

@@ -31,4 +31,9 @@ kernels::WeightMatrix fuse_rows(std::initializer_list<kernels::WeightMatrix*> pa
 const float* fuse_biases(std::initializer_list<const float*> parts,
                          std::initializer_list<size_t> lens, Qwen2Weights* w);
 
+// The layer's q|k|v (and their biases) joined into qkv_proj / qkv_bias where
+// fuse_rows can; qkv_proj stays unset otherwise. qd = query width, kvd =
+// key/value width.
+void join_qkv(Qwen2LayerWeights* layer, size_t qd, size_t kvd, Qwen2Weights* w);
+
 }  // namespace qs

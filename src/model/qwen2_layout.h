@@ -46,11 +46,7 @@ Status bind_qwen2_layout(Binder& b, const Qwen2Config& c, bool tied, Qwen2Weight
     QS_ASSIGN_OR_RETURN(L.gate_proj, b.matrix(p + "mlp.gate_proj.weight", I, H));
     QS_ASSIGN_OR_RETURN(L.up_proj, b.matrix(p + "mlp.up_proj.weight", I, H));
     QS_ASSIGN_OR_RETURN(L.down_proj, b.matrix(p + "mlp.down_proj.weight", H, I));
-    L.qkv_proj = fuse_rows({&L.q_proj, &L.k_proj, &L.v_proj}, w);
-    if (L.qkv_proj.data != nullptr)
-      L.qkv_bias = fuse_biases(
-          {L.q_bias, L.k_bias, L.v_bias},
-          {static_cast<size_t>(qd), static_cast<size_t>(kvd), static_cast<size_t>(kvd)}, w);
+    join_qkv(&L, static_cast<size_t>(qd), static_cast<size_t>(kvd), w);
     L.gate_up_proj = fuse_rows({&L.gate_proj, &L.up_proj}, w);
   }
   return Status::Ok();

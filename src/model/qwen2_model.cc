@@ -155,12 +155,8 @@ void Qwen2Model::adopt_weight_arena() {
   // lie back to back and join for free (fused_weights.h).
   const size_t qd = static_cast<size_t>(config_.num_attention_heads * config_.head_dim);
   const size_t kvd = static_cast<size_t>(config_.num_key_value_heads * config_.head_dim);
-  for (Qwen2LayerWeights& L : weights_->layers) {
-    if (L.qkv_proj.data != nullptr) continue;
-    L.qkv_proj = fuse_rows({&L.q_proj, &L.k_proj, &L.v_proj}, weights_.get());
-    if (L.qkv_proj.data != nullptr)
-      L.qkv_bias = fuse_biases({L.q_bias, L.k_bias, L.v_bias}, {qd, kvd, kvd}, weights_.get());
-  }
+  for (Qwen2LayerWeights& L : weights_->layers)
+    if (L.qkv_proj.data == nullptr) join_qkv(&L, qd, kvd, weights_.get());
   // Nothing reads the checkpoint's pages any more (a view the arena did not
   // cover would fault them back in from the page cache): out of RSS.
   if (store_) store_->drop_resident_pages();
