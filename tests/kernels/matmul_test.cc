@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "core/aligned_buffer.h"
 #include "core/thread_pool.h"
 #include "test_util.h"
 
@@ -176,6 +177,35 @@ TEST(Matmul, GemvOnRowsAtEveryLineOffsetIsExactAndInBounds) {
       }
     }
     munmap(base, span + 2 * page);
+  }
+}
+
+// W on 64-byte lines and k a multiple of 32 up to 896: the AVX-512 GEMV keeps
+// x in registers (one specialisation per chunk count). Every chunk count, on
+// both sides of the limit, must give the bits of the batched tiles and the
+// exact sums, with a thread split and a last tile past the end of W.
+TEST(Matmul, GemvWithAlignedRowsMatchesTilesForEveryChunkCount) {
+  std::mt19937 rng(6);
+  ThreadPool pool(2);
+  for (size_t k = 32; k <= 928; k += 32) {
+    const size_t n = k % 64 == 0 ? 37 : 6, m = 7;
+    auto wv = testing::random_bf16(n * k, rng);
+    AlignedVec<uint16_t> w(n * k);
+    std::memcpy(w.data(), wv.data(), n * k * 2);
+    auto x = testing::random_floats(m * k, rng);
+    auto bias = testing::random_floats(n, rng);
+    for (const KernelTable* t : testing::all_tables()) {
+      std::vector<float> alone(m * n), batch(m * n);
+      for (size_t i = 0; i < m; ++i)
+        t->matmul_bf16_lowp(x.data() + i * k, 1, k, w.data(), n, bias.data(), alone.data() + i * n,
+                            k % 64 == 0 ? &pool : nullptr);
+      t->matmul_bf16_lowp(x.data(), m, k, w.data(), n, bias.data(), batch.data(), nullptr);
+      ASSERT_EQ(0, std::memcmp(alone.data(), batch.data(), m * n * 4)) << t->name << " k=" << k;
+      std::vector<double> ref, mag;
+      exact_matmul(x, m, k, wv, n, bias.data(), true, &ref, &mag);
+      for (size_t i = 0; i < m * n; ++i)
+        ASSERT_NEAR(alone[i], ref[i], 1e-5 * mag[i] + 1e-30) << t->name << " k=" << k;
+    }
   }
 }
 
