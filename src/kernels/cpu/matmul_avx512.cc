@@ -268,8 +268,7 @@ template <size_t... I>
 constexpr std::array<GemvRegistersFn, sizeof...(I)> gemv_register_table(std::index_sequence<I...>) {
   return {&gemv_x_in_registers<static_cast<int>(I + 1)>...};
 }
-constexpr auto kGemvRegisters =
-    gemv_register_table(std::make_index_sequence<kMaxRegisterChunks>());
+constexpr auto kGemvRegisters = gemv_register_table(std::make_index_sequence<kMaxRegisterChunks>());
 
 template <typename XT>
 void matmul_cols(XView<XT> x, size_t m, size_t k, const uint16_t* w, size_t n, const float* bias,
