@@ -4,14 +4,19 @@
 // Quantized matmuls (q8_0, q4 g32, q4 g128): GEMV bandwidth over the packed
 // bytes and GEMM m=512 integer throughput, every table (ref GEMV too, as the
 // baseline the SIMD tables replace; ref GEMM is too slow to run).
-// Usage: kernels_bench [threads] [quant]   (default: all cores; `quant`: only
-// the quantized lines)
+// Attention (BF16 and INT8 KV cache, 0.5B heads): causal prefill of one
+// sequence as GFLOP/s against the f32 FMA peak, and one decode row's time per
+// layer at long contexts.
+// Usage: kernels_bench [threads] [quant|attention]   (default: all cores;
+// `quant` / `attention`: only those lines)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <numeric>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "core/aligned_buffer.h"
@@ -158,6 +163,85 @@ void bench_quant(const float* x, float* y, double bw, qs::ThreadPool* pool) {
   }
 }
 
+// Paged KV cache of `slots` positions (0.5B: 2 KV heads of 64), blocks of 16
+// in a shuffled order as the allocator hands them out, filled with random
+// values through the table's own kv_store.
+struct BenchCache {
+  std::vector<uint8_t> k, v;
+  std::vector<float> k_scale, v_scale;
+  std::vector<int32_t> table;
+  qs::kernels::PagedKV kv;
+};
+
+BenchCache make_cache(const qs::kernels::KernelTable& t, qs::DType dt, size_t slots) {
+  constexpr size_t kKvHeads = 2, kHd = 64, kBs = 16;
+  BenchCache c;
+  const size_t width = kKvHeads * kHd, blocks = (slots + kBs - 1) / kBs;
+  c.k.resize(blocks * kBs * width * qs::dtype_size(dt));
+  c.v.resize(c.k.size());
+  c.k_scale.resize(blocks * kBs * kKvHeads);
+  c.v_scale.resize(c.k_scale.size());
+  c.kv = qs::kernels::PagedKV{c.k.data(),       c.v.data(),      dt, kBs, kKvHeads, kHd,
+                              c.k_scale.data(), c.v_scale.data()};
+  c.table.resize(blocks);
+  std::iota(c.table.begin(), c.table.end(), 0);
+  std::mt19937 rng(7);
+  std::shuffle(c.table.begin(), c.table.end(), rng);
+  std::normal_distribution<float> d(0, 1);
+  std::vector<float> kf(slots * width), vf(slots * width);
+  for (auto& f : kf) f = d(rng);
+  for (auto& f : vf) f = d(rng);
+  std::vector<int64_t> dest(slots);
+  for (size_t p = 0; p < slots; ++p)
+    dest[p] = static_cast<int64_t>(c.table[p / kBs]) * kBs + static_cast<int64_t>(p % kBs);
+  t.kv_store(kf.data(), vf.data(), slots, width, dest.data(), c.kv);
+  return c;
+}
+
+// Causal prefill of one sequence of len tokens (row i sees i + 1 positions)
+// and one decode row at each long context, for the SIMD tables.
+void bench_attention(double fma_peak, qs::ThreadPool* pool) {
+  constexpr size_t kHeads = 14, kHd = 64;
+  size_t nt = 0;
+  const qs::kernels::KernelTable* const* tables = qs::kernels::available(&nt);
+  const float scale = 0.125f;
+  for (size_t ti = 1; ti < nt; ++ti) {
+    const auto& t = *tables[ti];
+    for (qs::DType dt : {qs::DType::BF16, qs::DType::I8}) {
+      std::printf("== attention table %s, %s KV ==\n", t.name,
+                  std::string(qs::dtype_name(dt)).c_str());
+      for (size_t len : {512, 2048}) {
+        BenchCache c = make_cache(t, dt, len);
+        std::vector<float> q(len * kHeads * kHd, 0.1f), out(q.size());
+        std::vector<qs::kernels::AttnRow> rows(len);
+        for (size_t i = 0; i < len; ++i) rows[i] = {c.table.data(), static_cast<int32_t>(i + 1)};
+        double best = 1e30;
+        for (int r = 0; r < 4; ++r) {
+          const double t0 = now_s();
+          t.attention(q.data(), len, kHeads * kHd, kHeads, rows.data(), c.kv, scale, out.data(),
+                      pool);
+          if (r > 0) best = std::min(best, now_s() - t0);
+        }
+        const double gf = 4.0 * kHd * kHeads * (len * (len + 1) / 2.0) / best / 1e9;
+        std::printf("  prefill %5zu tokens causal  %8.2f ms  %6.1f GFLOP/s  %5.1f%% of fma peak\n",
+                    len, best * 1e3, gf, 100 * gf / fma_peak);
+      }
+      for (size_t ctx : {2048, 8192}) {
+        BenchCache c = make_cache(t, dt, ctx);
+        std::vector<float> q(kHeads * kHd, 0.1f), out(q.size());
+        qs::kernels::AttnRow row{c.table.data(), static_cast<int32_t>(ctx)};
+        double best = 1e30;
+        for (int r = 0; r < 50; ++r) {
+          const double t0 = now_s();
+          t.attention(q.data(), 1, kHeads * kHd, kHeads, &row, c.kv, scale, out.data(), pool);
+          if (r > 0) best = std::min(best, now_s() - t0);
+        }
+        std::printf("  decode, context %5zu        %8.1f us per layer\n", ctx, best * 1e6);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -186,6 +270,10 @@ int main(int argc, char** argv) {
   const size_t gemv[][2] = {{896, 896}, {128, 896}, {4864, 896}, {896, 4864}, {151936, 896}};
   const size_t gemm[][2] = {{4864, 896}, {896, 4864}, {896, 896}};
   const bool quant_only = argc > 2 && std::strcmp(argv[2], "quant") == 0;
+  if (argc > 2 && std::strcmp(argv[2], "attention") == 0) {
+    bench_attention(fma_peak, &pool);
+    return 0;
+  }
   for (size_t ti = 1; ti < nt && !quant_only; ++ti) {  // ref is too slow to be interesting
     const auto* t = tables[ti];
     std::printf("== table %s ==\n", t->name);
@@ -211,5 +299,6 @@ int main(int argc, char** argv) {
     }
   }
   bench_quant(x.data(), y.data(), bw, &pool);
+  if (!quant_only) bench_attention(fma_peak, &pool);
   return 0;
 }
