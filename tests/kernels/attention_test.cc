@@ -172,16 +172,17 @@ TEST(Attention, RowsOfOneSequenceMatchAloneBitwise) {
   for (DType dt : {DType::F32, DType::BF16, DType::I8})
     for (size_t hd : {16, 64}) {
       const size_t kvh = 2, group = 7, num_heads = kvh * group, bs = 16;
-      // Sequence A: 9 rows at positions 30..38 (a chunk after a prefix);
-      // one row of B at position 4; sequence A again (rows 44..49: a second
-      // chunk); then 3 decode rows of C, D, E.
+      // Sequence A: 21 rows at positions 20..40 (a chunk after a prefix: a
+      // full tile of the AVX-512 table and a partial one); one row of B at
+      // position 4; sequence A again (rows 44..49: a second chunk); then 3
+      // decode rows of C, D, E.
       std::vector<std::vector<int32_t>> seq_tables = {{3, 0, 5, 1}, {2}, {4}, {6}, {7}};
       struct Row {
         size_t seq;
         int32_t pos;
       };
       std::vector<Row> rows_spec;
-      for (int32_t p = 30; p < 39; ++p) rows_spec.push_back({0, p});
+      for (int32_t p = 20; p < 41; ++p) rows_spec.push_back({0, p});
       rows_spec.push_back({1, 4});
       for (int32_t p = 44; p < 50; ++p) rows_spec.push_back({0, p});
       rows_spec.push_back({2, 0});
