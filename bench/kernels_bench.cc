@@ -208,35 +208,38 @@ void bench_attention(double fma_peak, qs::ThreadPool* pool) {
   for (size_t ti = 1; ti < nt; ++ti) {
     const auto& t = *tables[ti];
     for (qs::DType dt : {qs::DType::BF16, qs::DType::I8}) {
-      std::printf("== attention table %s, %s KV ==\n", t.name,
-                  std::string(qs::dtype_name(dt)).c_str());
-      for (size_t len : {512, 2048}) {
-        BenchCache c = make_cache(t, dt, len);
-        std::vector<float> q(len * kHeads * kHd, 0.1f), out(q.size());
-        std::vector<qs::kernels::AttnRow> rows(len);
-        for (size_t i = 0; i < len; ++i) rows[i] = {c.table.data(), static_cast<int32_t>(i + 1)};
-        double best = 1e30;
-        for (int r = 0; r < 4; ++r) {
-          const double t0 = now_s();
-          t.attention(q.data(), len, kHeads * kHd, kHeads, rows.data(), c.kv, scale, out.data(),
-                      pool);
-          if (r > 0) best = std::min(best, now_s() - t0);
+      for (bool lowp : {false, true}) {
+        const auto fn = lowp ? t.attention_lowp : t.attention;
+        std::printf("== attention table %s, %s KV, %s ==\n", t.name,
+                    std::string(qs::dtype_name(dt)).c_str(), lowp ? "lowp" : "exact");
+        for (size_t len : {512, 2048}) {
+          BenchCache c = make_cache(t, dt, len);
+          std::vector<float> q(len * kHeads * kHd, 0.1f), out(q.size());
+          std::vector<qs::kernels::AttnRow> rows(len);
+          for (size_t i = 0; i < len; ++i) rows[i] = {c.table.data(), static_cast<int32_t>(i + 1)};
+          double best = 1e30;
+          for (int r = 0; r < 4; ++r) {
+            const double t0 = now_s();
+            fn(q.data(), len, kHeads * kHd, kHeads, rows.data(), c.kv, scale, out.data(), pool);
+            if (r > 0) best = std::min(best, now_s() - t0);
+          }
+          const double gf = 4.0 * kHd * kHeads * (len * (len + 1) / 2.0) / best / 1e9;
+          std::printf(
+              "  prefill %5zu tokens causal  %8.2f ms  %6.1f GFLOP/s  %5.1f%% of fma peak\n", len,
+              best * 1e3, gf, 100 * gf / fma_peak);
         }
-        const double gf = 4.0 * kHd * kHeads * (len * (len + 1) / 2.0) / best / 1e9;
-        std::printf("  prefill %5zu tokens causal  %8.2f ms  %6.1f GFLOP/s  %5.1f%% of fma peak\n",
-                    len, best * 1e3, gf, 100 * gf / fma_peak);
-      }
-      for (size_t ctx : {2048, 8192}) {
-        BenchCache c = make_cache(t, dt, ctx);
-        std::vector<float> q(kHeads * kHd, 0.1f), out(q.size());
-        qs::kernels::AttnRow row{c.table.data(), static_cast<int32_t>(ctx)};
-        double best = 1e30;
-        for (int r = 0; r < 50; ++r) {
-          const double t0 = now_s();
-          t.attention(q.data(), 1, kHeads * kHd, kHeads, &row, c.kv, scale, out.data(), pool);
-          if (r > 0) best = std::min(best, now_s() - t0);
+        for (size_t ctx : {2048, 8192}) {
+          BenchCache c = make_cache(t, dt, ctx);
+          std::vector<float> q(kHeads * kHd, 0.1f), out(q.size());
+          qs::kernels::AttnRow row{c.table.data(), static_cast<int32_t>(ctx)};
+          double best = 1e30;
+          for (int r = 0; r < 50; ++r) {
+            const double t0 = now_s();
+            fn(q.data(), 1, kHeads * kHd, kHeads, &row, c.kv, scale, out.data(), pool);
+            if (r > 0) best = std::min(best, now_s() - t0);
+          }
+          std::printf("  decode, context %5zu        %8.1f us per layer\n", ctx, best * 1e6);
         }
-        std::printf("  decode, context %5zu        %8.1f us per layer\n", ctx, best * 1e6);
       }
     }
   }

@@ -167,6 +167,16 @@ struct KernelTable {
                     const AttnRow* row_info, const PagedKV& kv, float scale, float* out,
                     ThreadPool* pool);
 
+  // Same shapes, low-precision scores (the partner of matmul_bf16_lowp): each
+  // q element times scale is first rounded to bf16, so the result is
+  // attention(q' = bf16(q * scale), scale = 1) up to the f32 summation order.
+  // The fast path: with a BF16 cache, AVX-512 scores are vdpbf16ps of the
+  // bf16 q' and K pairs (half the instructions of f32 fmas, and K is not
+  // widened). Batch invariant like attention.
+  void (*attention_lowp)(const float* q, size_t rows, size_t q_stride, size_t num_heads,
+                         const AttnRow* row_info, const PagedKV& kv, float scale, float* out,
+                         ThreadPool* pool);
+
   // Writes k/v rows into the paged cache: row r goes to (block_table[pos/bs], pos%bs)
   // where the caller passes the already-resolved destination slot index
   // slots[r] = block * block_size + slot. k, v: [rows][num_kv_heads*head_dim] with

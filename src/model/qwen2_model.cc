@@ -248,8 +248,9 @@ Status Qwen2Model::forward(const Batch& b, KVCache& kv, float* logits) {
     k_->rope(q, T, qd, nh, hd, b.positions.data(), inv_freq_.data());
     k_->rope(k, T, kvd, nkv, hd, b.positions.data(), inv_freq_.data());
     k_->kv_store(k, v, T, kvd, slots_.data(), layer_kv);
-    k_->attention(q, T, qd, nh, attn_rows_.data(), layer_kv, attn_scale_, attn_.data(),
-                  pool_.get());
+    const auto attention =
+        options_.precision == MatmulPrecision::kExact ? k_->attention : k_->attention_lowp;
+    attention(q, T, qd, nh, attn_rows_.data(), layer_kv, attn_scale_, attn_.data(), pool_.get());
     linear(attn_.data(), T, w.o_proj, nullptr, h_.data());
     k_->add(x_.data(), h_.data(), T * H);
     // MLP block: x += down(silu(gate(h)) * up(h)), h = rmsnorm(x).

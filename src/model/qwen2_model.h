@@ -25,6 +25,7 @@ class TensorStore;
 class GgufFile;
 
 // How matmuls treat activations. Both read BF16 weights and accumulate in F32.
+// kBf16 also takes attention_lowp (q * scale rounded to BF16 for the scores).
 enum class MatmulPrecision {
   kExact,  // F32 activations: matches the float32 reference to ~1e-5 (golden tests)
   kBf16,   // activations rounded to BF16, vdpbf16ps: ~2-3x faster prefill (default)

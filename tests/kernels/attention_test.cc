@@ -134,16 +134,25 @@ void run_case(DType dt, size_t num_kv_heads, size_t group, size_t hd, std::mt199
   Cache c = make_cache(dt, 16, num_kv_heads, hd, p.kf, p.vf);
   std::vector<double> want;
   naive_attention(p.q.data(), p.rows, p.q_stride, p.num_heads, p.tables, kCtx, c, p.scale, &want);
+  // attention_lowp is defined on q' = bf16(q * scale) with scale 1.
+  std::vector<float> rounded;
+  const size_t width = p.num_heads * hd;
+  ref_ops::round_scaled_q(p.q.data(), p.rows, p.q_stride, width, p.scale, &rounded);
+  std::vector<double> want_lowp;
+  naive_attention(rounded.data(), p.rows, width, p.num_heads, p.tables, kCtx, c, 1.0f, &want_lowp);
   for (const KernelTable* t : testing::all_tables()) {
-    const size_t n = p.rows * p.num_heads * hd;
-    testing::Out out(n, 0);
-    t->attention(p.q.data(), p.rows, p.q_stride, p.num_heads, p.info.data(), c.kv, p.scale,
-                 out.data(), pool);
-    ASSERT_TRUE(out.guards_ok(n)) << t->name;
-    for (size_t i = 0; i < want.size(); ++i)
-      ASSERT_NEAR(out.data()[i], want[i], 2e-5)
-          << t->name << " dtype=" << dtype_name(dt) << " group=" << group << " hd=" << hd
-          << " row=" << i / (p.num_heads * hd);
+    for (bool lowp : {false, true}) {
+      const size_t n = p.rows * p.num_heads * hd;
+      testing::Out out(n, 0);
+      (lowp ? t->attention_lowp : t->attention)(p.q.data(), p.rows, p.q_stride, p.num_heads,
+                                                p.info.data(), c.kv, p.scale, out.data(), pool);
+      ASSERT_TRUE(out.guards_ok(n)) << t->name;
+      const std::vector<double>& w = lowp ? want_lowp : want;
+      for (size_t i = 0; i < w.size(); ++i)
+        ASSERT_NEAR(out.data()[i], w[i], 2e-5)
+            << t->name << (lowp ? " lowp" : "") << " dtype=" << dtype_name(dt) << " group=" << group
+            << " hd=" << hd << " row=" << i / (p.num_heads * hd);
+    }
   }
 }
 
@@ -170,7 +179,7 @@ TEST(Attention, RowsOfOneSequenceMatchAloneBitwise) {
   std::mt19937 rng(23);
   ThreadPool pool(2);
   for (DType dt : {DType::F32, DType::BF16, DType::I8})
-    for (size_t hd : {16, 64}) {
+    for (size_t hd : {16, 32, 64, 128}) {
       const size_t kvh = 2, group = 7, num_heads = kvh * group, bs = 16;
       // Sequence A: 21 rows at positions 20..40 (a chunk after a prefix: a
       // full tile of the AVX-512 table and a partial one); one row of B at
@@ -208,18 +217,27 @@ TEST(Attention, RowsOfOneSequenceMatchAloneBitwise) {
       std::vector<double> want;
       naive_attention(q.data(), rows, q_stride, num_heads, tables, ctx, c, scale, &want);
       const size_t per_row = num_heads * hd;
+      std::vector<float> rounded;
+      ref_ops::round_scaled_q(q.data(), rows, q_stride, per_row, scale, &rounded);
+      std::vector<double> want_lowp;
+      naive_attention(rounded.data(), rows, per_row, num_heads, tables, ctx, c, 1.0f, &want_lowp);
       for (const KernelTable* t : testing::all_tables()) {
-        std::vector<float> all(rows * per_row), alone(per_row);
-        t->attention(q.data(), rows, q_stride, num_heads, info.data(), c.kv, scale, all.data(),
-                     &pool);
-        for (size_t i = 0; i < want.size(); ++i)
-          ASSERT_NEAR(all[i], want[i], 2e-5)
-              << t->name << " dtype=" << dtype_name(dt) << " hd=" << hd << " row=" << i / per_row;
-        for (size_t r = 0; r < rows; ++r) {
-          t->attention(q.data() + r * q_stride, 1, q_stride, num_heads, &info[r], c.kv, scale,
-                       alone.data(), nullptr);
-          ASSERT_EQ(0, std::memcmp(alone.data(), all.data() + r * per_row, per_row * 4))
-              << t->name << " dtype=" << dtype_name(dt) << " hd=" << hd << " row=" << r;
+        for (bool lowp : {false, true}) {
+          const auto fn = lowp ? t->attention_lowp : t->attention;
+          const std::vector<double>& w = lowp ? want_lowp : want;
+          std::vector<float> all(rows * per_row), alone(per_row);
+          fn(q.data(), rows, q_stride, num_heads, info.data(), c.kv, scale, all.data(), &pool);
+          for (size_t i = 0; i < w.size(); ++i)
+            ASSERT_NEAR(all[i], w[i], 2e-5)
+                << t->name << (lowp ? " lowp" : "") << " dtype=" << dtype_name(dt) << " hd=" << hd
+                << " row=" << i / per_row;
+          for (size_t r = 0; r < rows; ++r) {
+            fn(q.data() + r * q_stride, 1, q_stride, num_heads, &info[r], c.kv, scale, alone.data(),
+               nullptr);
+            ASSERT_EQ(0, std::memcmp(alone.data(), all.data() + r * per_row, per_row * 4))
+                << t->name << (lowp ? " lowp" : "") << " dtype=" << dtype_name(dt) << " hd=" << hd
+                << " row=" << r;
+          }
         }
       }
     }

@@ -7,8 +7,15 @@
 // / denominator / weighted sum per row and head).
 // An I8 cache is dequantized on the fly: codes widened to f32, the K scale
 // applied to each score, the V scale folded into the softmax weight.
+// attention_lowp with a BF16 cache (head_dim % 32 == 0): q * scale rounded to
+// bf16 once per item, the K chunk transposed as bf16 pairs (dimensions d,
+// d + 1 of 16 positions per register, not widened), and each head's 16
+// scores are vdpbf16ps of a broadcast q pair with those: half the
+// instructions of the f32 fmas and half the transposition. The values
+// (p * V) stay f32.
 // Items are handed out dynamically (later rows have longer contexts).
 #include <cmath>
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -98,22 +105,42 @@ struct TileState {
   alignas(64) float vt[kChunk][hd];           // the chunk's K (then V) rows (F32)
   alignas(64) float row_scale[kChunk];        // I8: per-position K (then V) scales
   float mx[kTile][kMaxGroup];
+  // Lowp only: bf16(q * scale), and the K chunk as bf16 pairs: kt2[p][j] =
+  // dimensions 2p, 2p + 1 of position j (raw: the rows as loaded).
+  alignas(64) uint16_t q2[kTile][kMaxGroup][hd];
+  alignas(64) uint32_t kt2[hd / 2][kChunk];
+  alignas(64) uint32_t raw[kChunk][hd / 2];
 };
 
 // Row i, heads h0 .. h0 + HB - 1, one chunk: scores (2 fma chains per head
 // over the dimensions; the HB heads interleaved so their chains overlap),
 // then the online-softmax update of each head. A head's arithmetic does not
 // depend on HB.
-template <size_t NV, Elem E, int HB>
+template <size_t NV, Elem E, bool Lowp, int HB>
 inline void scores_softmax(TileState<NV>& st, size_t i, size_t h0, __mmask16 cm) {
   constexpr size_t hd = 16 * NV;
   __m512 s0[HB], s1[HB];
   for (int b = 0; b < HB; ++b) s0[b] = s1[b] = _mm512_setzero_ps();
-  for (size_t d = 0; d < hd; d += 2) {
-    const __m512 k0 = _mm512_load_ps(st.kt[d]), k1 = _mm512_load_ps(st.kt[d + 1]);
-    for (int b = 0; b < HB; ++b) {
-      s0[b] = _mm512_fmadd_ps(_mm512_set1_ps(st.qs[i][h0 + b][d]), k0, s0[b]);
-      s1[b] = _mm512_fmadd_ps(_mm512_set1_ps(st.qs[i][h0 + b][d + 1]), k1, s1[b]);
+  if constexpr (Lowp) {  // pairs p, p + 1 of dimensions: (2p, 2p + 1), (2p + 2, 2p + 3)
+    for (size_t p = 0; p < hd / 2; p += 2) {
+      const __m512i k0 = _mm512_load_si512(st.kt2[p]), k1 = _mm512_load_si512(st.kt2[p + 1]);
+      for (int b = 0; b < HB; ++b) {
+        uint32_t q0, q1;
+        std::memcpy(&q0, st.q2[i][h0 + b] + 2 * p, 4);
+        std::memcpy(&q1, st.q2[i][h0 + b] + 2 * p + 2, 4);
+        s0[b] = _mm512_dpbf16_ps(s0[b], (__m512bh)_mm512_set1_epi32(static_cast<int>(q0)),
+                                 (__m512bh)k0);
+        s1[b] = _mm512_dpbf16_ps(s1[b], (__m512bh)_mm512_set1_epi32(static_cast<int>(q1)),
+                                 (__m512bh)k1);
+      }
+    }
+  } else {
+    for (size_t d = 0; d < hd; d += 2) {
+      const __m512 k0 = _mm512_load_ps(st.kt[d]), k1 = _mm512_load_ps(st.kt[d + 1]);
+      for (int b = 0; b < HB; ++b) {
+        s0[b] = _mm512_fmadd_ps(_mm512_set1_ps(st.qs[i][h0 + b][d]), k0, s0[b]);
+        s1[b] = _mm512_fmadd_ps(_mm512_set1_ps(st.qs[i][h0 + b][d + 1]), k1, s1[b]);
+      }
     }
   }
   for (int b = 0; b < HB; ++b) {
@@ -180,13 +207,16 @@ inline void for_head_blocks(size_t group, F&& f) {
   }
 }
 
-template <size_t NV, Elem E>
+template <size_t NV, Elem E, bool Lowp = false>
 void attend_rows(const float* q, size_t q_stride, size_t num_heads, const AttnRow* info, size_t r0,
                  size_t R, const PagedKV& kv, float scale, float* out, size_t g) {
+  static_assert(!Lowp || (E == Elem::kBf16 && NV % 2 == 0), "lowp: BF16 cache, head_dim % 32");
   constexpr size_t hd = 16 * NV;
   constexpr int kScoreHeads = 4, kValueHeads = NV >= 8 ? 2 : 4;  // register budgets
   const size_t group = num_heads / kv.num_kv_heads;
-  TileState<NV> st;  // on the stack: ~170 KB at head_dim 64 (kTile x kMaxGroup heads)
+  // On the stack: ~210 KB at head_dim 64, ~840 KB at 128 (kTile x kMaxGroup
+  // heads; thread_local would give every thread of the process a copy).
+  TileState<NV> st;
   size_t ctx[kTile], max_ctx = 0;
   const int32_t* table = info[r0].block_table;
   for (size_t i = 0; i < R; ++i) {
@@ -195,8 +225,11 @@ void attend_rows(const float* q, size_t q_stride, size_t num_heads, const AttnRo
     for (size_t h = 0; h < group; ++h) {
       const float* qh = q + (r0 + i) * q_stride + (g * group + h) * hd;
       for (size_t v = 0; v < NV; ++v) {
-        _mm512_store_ps(st.qs[i][h] + 16 * v,
-                        _mm512_mul_ps(_mm512_loadu_ps(qh + 16 * v), _mm512_set1_ps(scale)));
+        const __m512 qv = _mm512_mul_ps(_mm512_loadu_ps(qh + 16 * v), _mm512_set1_ps(scale));
+        _mm512_store_ps(st.qs[i][h] + 16 * v, qv);
+        if constexpr (Lowp)
+          _mm256_store_si256(reinterpret_cast<__m256i*>(st.q2[i][h] + 16 * v),
+                             (__m256i)_mm512_cvtneps_pbh(qv));
         _mm512_store_ps(st.acc[i][h] + 16 * v, _mm512_setzero_ps());
       }
       st.mx[i][h] = -INFINITY;
@@ -205,8 +238,27 @@ void attend_rows(const float* q, size_t q_stride, size_t num_heads, const AttnRo
   }
   for (size_t p0 = 0; p0 < max_ctx; p0 += kChunk) {
     const size_t cmax = max_ctx - p0 < kChunk ? max_ctx - p0 : kChunk;
+    if constexpr (Lowp) {
+      // K rows as loaded (zeros past the chunk), transposed as 32-bit pairs.
+      for (size_t j = 0; j < kChunk; ++j)
+        for (size_t v = 0; v < NV / 2; ++v)
+          _mm512_store_si512(st.raw[j] + 16 * v,
+                             j < cmax
+                                 ? _mm512_loadu_si512(static_cast<const uint32_t*>(ref_ops::kv_row(
+                                                          kv.k, kv, table, p0 + j, g)) +
+                                                      16 * v)
+                                 : _mm512_setzero_si512());
+      for (size_t v = 0; v < NV / 2; ++v) {
+        __m512 t[kChunk];
+        for (size_t j = 0; j < kChunk; ++j)
+          t[j] = _mm512_castsi512_ps(_mm512_load_si512(st.raw[j] + 16 * v));
+        transpose16(t);
+        for (size_t d = 0; d < 16; ++d)
+          _mm512_store_si512(st.kt2[16 * v + d], _mm512_castps_si512(t[d]));
+      }
+    }
     // K rows widened into vt (zeros past the chunk), then transposed into kt.
-    for (size_t j = 0; j < kChunk; ++j) {
+    for (size_t j = 0; j < kChunk && !Lowp; ++j) {
       __m512 kr[NV];
       if (j < cmax) {
         load_row<NV, E>(ref_ops::kv_row(kv.k, kv, table, p0 + j, g), kr);
@@ -215,7 +267,7 @@ void attend_rows(const float* q, size_t q_stride, size_t num_heads, const AttnRo
       }
       for (size_t v = 0; v < NV; ++v) _mm512_store_ps(st.vt[j] + 16 * v, kr[v]);
     }
-    for (size_t v = 0; v < NV; ++v) {
+    for (size_t v = 0; v < NV && !Lowp; ++v) {
       __m512 t[kChunk];
       for (size_t j = 0; j < kChunk; ++j) t[j] = _mm512_load_ps(st.vt[j] + 16 * v);
       transpose16(t);
@@ -229,7 +281,7 @@ void attend_rows(const float* q, size_t q_stride, size_t num_heads, const AttnRo
       if (ctx[i] <= p0) continue;
       const __mmask16 cm = tail_mask16(ctx[i] - p0 < kChunk ? ctx[i] - p0 : kChunk);
       for_head_blocks<kScoreHeads>(
-          group, [&]<int HB>(size_t h0) { scores_softmax<NV, E, HB>(st, i, h0, cm); });
+          group, [&]<int HB>(size_t h0) { scores_softmax<NV, E, Lowp, HB>(st, i, h0, cm); });
     }
     for (size_t j = 0; j < cmax; ++j) {
       __m512 vr[NV];
@@ -258,44 +310,27 @@ void attend_rows(const float* q, size_t q_stride, size_t num_heads, const AttnRo
 using ItemFn = void (*)(const float*, size_t, size_t, const AttnRow*, size_t, size_t,
                         const PagedKV&, float, float*, size_t);
 
-template <Elem E>
+template <Elem E, bool Lowp = false>
 ItemFn pick(size_t nv) {
   switch (nv) {
     case 1:
-      return attend_rows<1, E>;
+      if constexpr (!Lowp) return attend_rows<1, E>;
+      return nullptr;
     case 2:
-      return attend_rows<2, E>;
+      return attend_rows<2, E, Lowp>;
     case 4:
-      return attend_rows<4, E>;
+      return attend_rows<4, E, Lowp>;
     case 8:
-      return attend_rows<8, E>;
+      return attend_rows<8, E, Lowp>;
     default:
       return nullptr;
   }
 }
 
-void attention(const float* q, size_t rows, size_t q_stride, size_t num_heads,
+// Every (tile, kv head) item of the batch through fn, over the pool.
+void run_items(ItemFn fn, const float* q, size_t rows, size_t q_stride, size_t num_heads,
                const AttnRow* row_info, const PagedKV& kv, float scale, float* out,
                ThreadPool* pool) {
-  const size_t group = kv.num_kv_heads ? num_heads / kv.num_kv_heads : 0;
-  ItemFn fn = nullptr;
-  if (kv.head_dim % 16 == 0 && group >= 1 && group <= kMaxGroup) {
-    const size_t nv = kv.head_dim / 16;
-    switch (kv.dtype) {
-      case DType::BF16:
-        fn = pick<Elem::kBf16>(nv);
-        break;
-      case DType::I8:
-        fn = pick<Elem::kI8>(nv);
-        break;
-      default:
-        fn = pick<Elem::kF32>(nv);
-    }
-  }
-  if (fn == nullptr) {  // a shape we do not vectorise
-    ref_ops::attention(q, rows, q_stride, num_heads, row_info, kv, scale, out, pool);
-    return;
-  }
   // Tiles of up to kTile consecutive rows of one sequence (prefill rows
   // share every K/V chunk); decode rows of different sequences are tiles of 1.
   thread_local std::vector<std::pair<size_t, size_t>> tiles;  // (first row, rows)
@@ -323,8 +358,54 @@ void attention(const float* q, size_t rows, size_t q_stride, size_t num_heads,
   }
 }
 
+void attention(const float* q, size_t rows, size_t q_stride, size_t num_heads,
+               const AttnRow* row_info, const PagedKV& kv, float scale, float* out,
+               ThreadPool* pool) {
+  const size_t group = kv.num_kv_heads ? num_heads / kv.num_kv_heads : 0;
+  ItemFn fn = nullptr;
+  if (kv.head_dim % 16 == 0 && group >= 1 && group <= kMaxGroup) {
+    const size_t nv = kv.head_dim / 16;
+    switch (kv.dtype) {
+      case DType::BF16:
+        fn = pick<Elem::kBf16>(nv);
+        break;
+      case DType::I8:
+        fn = pick<Elem::kI8>(nv);
+        break;
+      default:
+        fn = pick<Elem::kF32>(nv);
+    }
+  }
+  if (fn == nullptr) {  // a shape we do not vectorise
+    ref_ops::attention(q, rows, q_stride, num_heads, row_info, kv, scale, out, pool);
+    return;
+  }
+  run_items(fn, q, rows, q_stride, num_heads, row_info, kv, scale, out, pool);
+}
+
+// BF16 cache, head_dim % 32 == 0: the vdpbf16ps scores. Otherwise q' =
+// bf16(q * scale) and the f32 kernel with scale 1 (the same definition).
+void attention_lowp(const float* q, size_t rows, size_t q_stride, size_t num_heads,
+                    const AttnRow* row_info, const PagedKV& kv, float scale, float* out,
+                    ThreadPool* pool) {
+  const size_t group = kv.num_kv_heads ? num_heads / kv.num_kv_heads : 0;
+  if (kv.dtype == DType::BF16 && kv.head_dim % 32 == 0 && group >= 1 && group <= kMaxGroup) {
+    if (ItemFn fn = pick<Elem::kBf16, true>(kv.head_dim / 16)) {
+      run_items(fn, q, rows, q_stride, num_heads, row_info, kv, scale, out, pool);
+      return;
+    }
+  }
+  thread_local std::vector<float> rounded;
+  const size_t width = num_heads * kv.head_dim;
+  ref_ops::round_scaled_q(q, rows, q_stride, width, scale, &rounded);
+  attention(rounded.data(), rows, width, num_heads, row_info, kv, 1.0f, out, pool);
+}
+
 }  // namespace
 
-void avx512_attention(KernelTable* t) { t->attention = attention; }
+void avx512_attention(KernelTable* t) {
+  t->attention = attention;
+  t->attention_lowp = attention_lowp;
+}
 
 }  // namespace qs::kernels::cpu

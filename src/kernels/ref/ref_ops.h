@@ -3,6 +3,8 @@
 // for shapes they do not vectorise (e.g. an odd head_dim).
 #pragma once
 
+#include <vector>
+
 #include "kernels/kernels.h"
 
 namespace qs::kernels::ref_ops {
@@ -22,6 +24,14 @@ void attention(const float* q, size_t rows, size_t q_stride, size_t num_heads,
                ThreadPool* pool);
 void kv_store(const float* k, const float* v, size_t rows, size_t stride, const int64_t* slots,
               const PagedKV& kv);
+
+// q' = bf16(q * scale) as floats, dense [rows][num_heads * head_dim] (the
+// input attention_lowp is specified on); `out` is resized.
+void round_scaled_q(const float* q, size_t rows, size_t q_stride, size_t width, float scale,
+                    std::vector<float>* out);
+void attention_lowp(const float* q, size_t rows, size_t q_stride, size_t num_heads,
+                    const AttnRow* row_info, const PagedKV& kv, float scale, float* out,
+                    ThreadPool* pool);
 
 // Address of K (or V) for position `pos` of kv head `g`, given a block table.
 inline const void* kv_row(const void* base, const PagedKV& kv, const int32_t* block_table,

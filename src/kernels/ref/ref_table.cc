@@ -18,6 +18,7 @@ const KernelTable& ref() {
     t.add = ref_ops::add;
     t.embedding_bf16 = ref_ops::embedding_bf16;
     t.attention = ref_ops::attention;
+    t.attention_lowp = ref_ops::attention_lowp;
     t.kv_store = ref_ops::kv_store;
     return t;
   }();
