@@ -214,7 +214,7 @@ void attend_rows(const float* q, size_t q_stride, size_t num_heads, const AttnRo
   constexpr size_t hd = 16 * NV;
   constexpr int kScoreHeads = 4, kValueHeads = NV >= 8 ? 2 : 4;  // register budgets
   const size_t group = num_heads / kv.num_kv_heads;
-  // On the stack: ~210 KB at head_dim 64, ~840 KB at 128 (kTile x kMaxGroup
+  // On the stack: ~204 KB at head_dim 64, ~376 KB at 128 (kTile x kMaxGroup
   // heads; thread_local would give every thread of the process a copy).
   TileState<NV> st;
   size_t ctx[kTile], max_ctx = 0;
