@@ -7,7 +7,6 @@
 // applied to each score, the V scale folded into the softmax weight.
 // Items are dealt round-robin to threads (later rows have longer contexts).
 #include <cmath>
-#include <vector>
 
 #include "kernels/cpu/isa_tables.h"
 #include "kernels/cpu/simd_avx2.h"
@@ -161,14 +160,12 @@ void attention(const float* q, size_t rows, size_t q_stride, size_t num_heads,
   }
 }
 
-// q' = bf16(q * scale) (ref_ops::round_scaled_q), then the f32 kernel with scale 1.
+// q' = bf16(q * scale), then the f32 kernel with scale 1.
 void attention_lowp(const float* q, size_t rows, size_t q_stride, size_t num_heads,
                     const AttnRow* row_info, const PagedKV& kv, float scale, float* out,
                     ThreadPool* pool) {
-  thread_local std::vector<float> rounded;
-  const size_t width = num_heads * kv.head_dim;
-  ref_ops::round_scaled_q(q, rows, q_stride, width, scale, &rounded);
-  attention(rounded.data(), rows, width, num_heads, row_info, kv, 1.0f, out, pool);
+  ref_ops::attention_on_rounded_q(attention, q, rows, q_stride, num_heads, row_info, kv, scale, out,
+                                  pool);
 }
 
 }  // namespace

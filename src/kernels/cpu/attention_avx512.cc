@@ -97,7 +97,7 @@ inline void transpose16(__m512* r) {
 template <size_t NV>
 struct TileState {
   static constexpr size_t hd = 16 * NV;
-  alignas(64) float qs[kTile][kMaxGroup][hd];   // q * scale
+  alignas(64) float qs[kTile][kMaxGroup][hd];   // q * scale (F32 scores only)
   alignas(64) float acc[kTile][kMaxGroup][hd];  // unnormalised outputs
   alignas(64) float pw[kTile][kMaxGroup][kChunk];
   alignas(64) float l[kTile][kMaxGroup][16];  // softmax denominators, per lane
@@ -226,10 +226,11 @@ void attend_rows(const float* q, size_t q_stride, size_t num_heads, const AttnRo
       const float* qh = q + (r0 + i) * q_stride + (g * group + h) * hd;
       for (size_t v = 0; v < NV; ++v) {
         const __m512 qv = _mm512_mul_ps(_mm512_loadu_ps(qh + 16 * v), _mm512_set1_ps(scale));
-        _mm512_store_ps(st.qs[i][h] + 16 * v, qv);
         if constexpr (Lowp)
           _mm256_store_si256(reinterpret_cast<__m256i*>(st.q2[i][h] + 16 * v),
                              (__m256i)_mm512_cvtneps_pbh(qv));
+        else
+          _mm512_store_ps(st.qs[i][h] + 16 * v, qv);
         _mm512_store_ps(st.acc[i][h] + 16 * v, _mm512_setzero_ps());
       }
       st.mx[i][h] = -INFINITY;
@@ -395,10 +396,8 @@ void attention_lowp(const float* q, size_t rows, size_t q_stride, size_t num_hea
       return;
     }
   }
-  thread_local std::vector<float> rounded;
-  const size_t width = num_heads * kv.head_dim;
-  ref_ops::round_scaled_q(q, rows, q_stride, width, scale, &rounded);
-  attention(rounded.data(), rows, width, num_heads, row_info, kv, 1.0f, out, pool);
+  ref_ops::attention_on_rounded_q(attention, q, rows, q_stride, num_heads, row_info, kv, scale, out,
+                                  pool);
 }
 
 }  // namespace

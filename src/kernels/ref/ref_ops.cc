@@ -124,23 +124,6 @@ float quantize_kv(const float* x, size_t n, int8_t* codes) {
 // One (row, query head) at a time, one position at a time: the textbook online
 // softmax (running max m, running denominator l, running weighted sum acc).
 // I8: s = (sum_i q_i c_i) * scale_k * scale, and V enters as (pw * scale_v) * c_i.
-void round_scaled_q(const float* q, size_t rows, size_t q_stride, size_t width, float scale,
-                    std::vector<float>* out) {
-  out->resize(rows * width);
-  for (size_t r = 0; r < rows; ++r)
-    for (size_t i = 0; i < width; ++i)
-      (*out)[r * width + i] = bf16_to_f32(f32_to_bf16(q[r * q_stride + i] * scale));
-}
-
-void attention_lowp(const float* q, size_t rows, size_t q_stride, size_t num_heads,
-                    const AttnRow* row_info, const PagedKV& kv, float scale, float* out,
-                    ThreadPool* pool) {
-  thread_local std::vector<float> rounded;
-  const size_t width = num_heads * kv.head_dim;
-  round_scaled_q(q, rows, q_stride, width, scale, &rounded);
-  attention(rounded.data(), rows, width, num_heads, row_info, kv, 1.0f, out, pool);
-}
-
 void attention(const float* q, size_t rows, size_t q_stride, size_t num_heads,
                const AttnRow* row_info, const PagedKV& kv, float scale, float* out,
                ThreadPool* pool) {
@@ -175,6 +158,29 @@ void attention(const float* q, size_t rows, size_t q_stride, size_t num_heads,
       for (size_t i = 0; i < hd; ++i) o[i] = acc[i] * inv;
     }
   }
+}
+
+void round_scaled_q(const float* q, size_t rows, size_t q_stride, size_t width, float scale,
+                    std::vector<float>* out) {
+  out->resize(rows * width);
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t i = 0; i < width; ++i)
+      (*out)[r * width + i] = bf16_to_f32(f32_to_bf16(q[r * q_stride + i] * scale));
+}
+
+void attention_on_rounded_q(AttentionFn exact, const float* q, size_t rows, size_t q_stride,
+                            size_t num_heads, const AttnRow* row_info, const PagedKV& kv,
+                            float scale, float* out, ThreadPool* pool) {
+  thread_local std::vector<float> rounded;
+  const size_t width = num_heads * kv.head_dim;
+  round_scaled_q(q, rows, q_stride, width, scale, &rounded);
+  exact(rounded.data(), rows, width, num_heads, row_info, kv, 1.0f, out, pool);
+}
+
+void attention_lowp(const float* q, size_t rows, size_t q_stride, size_t num_heads,
+                    const AttnRow* row_info, const PagedKV& kv, float scale, float* out,
+                    ThreadPool* pool) {
+  attention_on_rounded_q(attention, q, rows, q_stride, num_heads, row_info, kv, scale, out, pool);
 }
 
 void kv_store(const float* k, const float* v, size_t rows, size_t stride, const int64_t* slots,

@@ -29,6 +29,13 @@ void kv_store(const float* k, const float* v, size_t rows, size_t stride, const 
 // input attention_lowp is specified on); `out` is resized.
 void round_scaled_q(const float* q, size_t rows, size_t q_stride, size_t width, float scale,
                     std::vector<float>* out);
+// attention_lowp by its definition: q' (above), then an exact attention with
+// scale 1. Every table's lowp fallback.
+using AttentionFn = void (*)(const float*, size_t, size_t, size_t, const AttnRow*, const PagedKV&,
+                             float, float*, ThreadPool*);
+void attention_on_rounded_q(AttentionFn exact, const float* q, size_t rows, size_t q_stride,
+                            size_t num_heads, const AttnRow* row_info, const PagedKV& kv,
+                            float scale, float* out, ThreadPool* pool);
 void attention_lowp(const float* q, size_t rows, size_t q_stride, size_t num_heads,
                     const AttnRow* row_info, const PagedKV& kv, float scale, float* out,
                     ThreadPool* pool);
