@@ -16,12 +16,24 @@ const char* ggml_type_name(GgmlType t) {
       return "Q4_0";
     case GgmlType::kQ4_1:
       return "Q4_1";
+    case GgmlType::kQ5_0:
+      return "Q5_0";
+    case GgmlType::kQ5_1:
+      return "Q5_1";
     case GgmlType::kQ8_0:
       return "Q8_0";
+    case GgmlType::kQ2_K:
+      return "Q2_K";
+    case GgmlType::kQ3_K:
+      return "Q3_K";
     case GgmlType::kQ4_K:
       return "Q4_K";
+    case GgmlType::kQ5_K:
+      return "Q5_K";
     case GgmlType::kQ6_K:
       return "Q6_K";
+    case GgmlType::kIQ4_NL:
+      return "IQ4_NL";
     case GgmlType::kBF16:
       return "BF16";
   }
@@ -50,9 +62,33 @@ bool ggml_type_block(GgmlType t, size_t* be, size_t* bb) {
       *be = 32;
       *bb = 20;
       return true;
+    case GgmlType::kQ5_0:
+      *be = 32;
+      *bb = 22;
+      return true;
+    case GgmlType::kQ5_1:
+      *be = 32;
+      *bb = 24;
+      return true;
     case GgmlType::kQ8_0:
       *be = 32;
       *bb = 34;
+      return true;
+    case GgmlType::kIQ4_NL:
+      *be = 32;
+      *bb = 18;
+      return true;
+    case GgmlType::kQ2_K:
+      *be = 256;
+      *bb = 84;
+      return true;
+    case GgmlType::kQ3_K:
+      *be = 256;
+      *bb = 110;
+      return true;
+    case GgmlType::kQ5_K:
+      *be = 256;
+      *bb = 176;
       return true;
     case GgmlType::kQ4_K:
       *be = 256;

@@ -140,6 +140,117 @@ void dequantize_row_q6_k(const BlockQ6_K* b, size_t k, float* y) {
   }
 }
 
+namespace {
+// Element e (0..31) of a Q5_0 / Q5_1 block: low nibble from qs[e % 16] (low
+// half for e < 16), 5th bit = bit e of qh as a little-endian u32.
+inline int q5_value(const uint8_t* qh, const uint8_t* qs, int e) {
+  const uint32_t h = static_cast<uint32_t>(qh[0]) | static_cast<uint32_t>(qh[1]) << 8 |
+                     static_cast<uint32_t>(qh[2]) << 16 | static_cast<uint32_t>(qh[3]) << 24;
+  const int nib = e < 16 ? (qs[e] & 0xF) : (qs[e - 16] >> 4);
+  return nib | static_cast<int>((h >> e) & 1) << 4;
+}
+}  // namespace
+
+void dequantize_row_q5_0(const BlockQ5_0* b, size_t k, float* y) {
+  for (size_t i = 0; i < k / kBlock; ++i) {
+    const float d = f16_to_f32(b[i].d);
+    for (int e = 0; e < 32; ++e) *y++ = static_cast<float>(q5_value(b[i].qh, b[i].qs, e) - 16) * d;
+  }
+}
+
+void dequantize_row_q5_1(const BlockQ5_1* b, size_t k, float* y) {
+  for (size_t i = 0; i < k / kBlock; ++i) {
+    const float d = f16_to_f32(b[i].d), m = f16_to_f32(b[i].m);
+    for (int e = 0; e < 32; ++e) {
+      const float p = static_cast<float>(q5_value(b[i].qh, b[i].qs, e)) * d;
+      *y++ = p + m;
+    }
+  }
+}
+
+void dequantize_row_iq4_nl(const BlockIQ4_NL* b, size_t k, float* y) {
+  for (size_t i = 0; i < k / kBlock; ++i) {
+    const float d = f16_to_f32(b[i].d);
+    for (int e = 0; e < 32; ++e) {
+      const int nib = e < 16 ? (b[i].qs[e] & 0xF) : (b[i].qs[e - 16] >> 4);
+      *y++ = d * static_cast<float>(kIQ4NLValues[nib]);
+    }
+  }
+}
+
+void q5_0_to_q8_0(const BlockQ5_0* b, size_t nb, BlockQ8_0* out) {
+  for (size_t i = 0; i < nb; ++i) {
+    out[i].d = b[i].d;
+    for (int e = 0; e < 32; ++e)
+      out[i].qs[e] = static_cast<int8_t>(q5_value(b[i].qh, b[i].qs, e) - 16);
+  }
+}
+
+void iq4_nl_to_q8_0(const BlockIQ4_NL* b, size_t nb, BlockQ8_0* out) {
+  for (size_t i = 0; i < nb; ++i) {
+    out[i].d = b[i].d;
+    for (int e = 0; e < 32; ++e)
+      out[i].qs[e] = kIQ4NLValues[e < 16 ? (b[i].qs[e] & 0xF) : (b[i].qs[e - 16] >> 4)];
+  }
+}
+
+// Q2_K / Q3_K quant planes: element e of a 256-block takes bits 2s..2s+1 of
+// qs[32 h + t] with h = e / 128, s = (e % 128) / 32, t = e % 32.
+namespace {
+inline int k_plane2(const uint8_t* qs, int e) {
+  return (qs[32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3;
+}
+}  // namespace
+
+void dequantize_row_q2_k(const BlockQ2_K* b, size_t k, float* y) {
+  for (size_t i = 0; i < k / kQK_K; ++i) {
+    const float d = f16_to_f32(b[i].d), dmin = f16_to_f32(b[i].dmin);
+    for (int sb = 0; sb < 16; ++sb) {
+      const uint8_t sc = b[i].scales[sb];
+      const float dl = d * static_cast<float>(sc & 0xF), ml = dmin * static_cast<float>(sc >> 4);
+      for (int e = 16 * sb; e < 16 * sb + 16; ++e) {
+        const float p = dl * static_cast<float>(k_plane2(b[i].qs, e));
+        *y++ = p - ml;
+      }
+    }
+  }
+}
+
+void dequantize_row_q3_k(const BlockQ3_K* b, size_t k, float* y) {
+  for (size_t i = 0; i < k / kQK_K; ++i) {
+    const float d = f16_to_f32(b[i].d);
+    const uint8_t* sc = b[i].scales;
+    for (int sb = 0; sb < 16; ++sb) {
+      // Low 4 bits: bytes 0..7 (low halves for sub-blocks 0..7, high for 8..15);
+      // high 2 bits: byte 8 + sb % 4 at bit 2 (sb / 4).
+      const int low = sb < 8 ? (sc[sb] & 0xF) : (sc[sb - 8] >> 4);
+      const int high = (sc[8 + sb % 4] >> (2 * (sb / 4))) & 3;
+      const float dl = d * static_cast<float>((low | high << 4) - 32);
+      for (int e = 16 * sb; e < 16 * sb + 16; ++e) {
+        const int hbit = (b[i].hmask[e % 32] >> (e / 32)) & 1;
+        *y++ = dl * static_cast<float>(k_plane2(b[i].qs, e) - (hbit ? 0 : 4));
+      }
+    }
+  }
+}
+
+void dequantize_row_q5_k(const BlockQ5_K* b, size_t k, float* y) {
+  for (size_t i = 0; i < k / kQK_K; ++i) {
+    const float d = f16_to_f32(b[i].d), dmin = f16_to_f32(b[i].dmin);
+    for (int sb = 0; sb < 8; ++sb) {
+      uint8_t sc, mn;
+      scale_min_k4(sb, b[i].scales, &sc, &mn);
+      const float d1 = d * sc, m1 = dmin * mn;
+      const uint8_t* ql = b[i].qs + 32 * (sb / 2);
+      for (int l = 0; l < 32; ++l) {
+        const int q = (sb % 2 == 0 ? (ql[l] & 0xF) : (ql[l] >> 4)) + 16 * ((b[i].qh[l] >> sb) & 1);
+        const float p = d1 * static_cast<float>(q);
+        *y++ = p - m1;
+      }
+    }
+  }
+}
+
 void quantize_row_q4(const float* x, size_t k, size_t group, uint8_t* q, uint16_t* s, uint16_t* m) {
   for (size_t g = 0; g < k / group; ++g, x += group, q += group) {
     float mn = FLT_MAX, mx = -FLT_MAX;

@@ -1,8 +1,8 @@
 // Quantized weight formats: GGUF block types (Q8_0, Q4_0, Q4_1, and the
-// dequantizers of Q4_K / Q6_K), their reference quantizers, and packing into
-// the kernels' row-group interleaved layouts kQ8_0 / kQ4 (documented in
-// kernels.h). Everything here is portable scalar code; the kernels that read
-// the packed layouts are KernelTable::matmul_q8_0 / matmul_q4.
+// dequantizers of Q5_0 / Q5_1 / IQ4_NL / Q2_K .. Q6_K), their reference quantizers, and packing
+// into the kernels' row-group interleaved layouts kQ8_0 / kQ4 (documented in kernels.h). Everything
+// here is portable scalar code; the kernels that read the packed layouts are
+// KernelTable::matmul_q8_0 / matmul_q4.
 #pragma once
 
 #include <cstddef>
@@ -45,8 +45,50 @@ struct BlockQ6_K {  // 256 weights: 16 sub-blocks of 16 with int8 scales
   int8_t scales[16];
   uint16_t d;
 };
+// The types llama.cpp falls back to when k % 256 != 0 (Qwen2.5-0.5B's 896),
+// and the other k-quants of its q2_k .. q5_k_m files (decode only).
+struct BlockQ5_0 {  // w = d * (q - 16), q = nibble | bit e of qh << 4; nibbles as Q4_0
+  uint16_t d;
+  uint8_t qh[4];  // bit e (little-endian u32) = 5th bit of element e
+  uint8_t qs[16];
+};
+struct BlockQ5_1 {  // w = d * q + m, q as Q5_0 without the - 16
+  uint16_t d;
+  uint16_t m;
+  uint8_t qh[4];
+  uint8_t qs[16];
+};
+struct BlockIQ4_NL {  // w = d * kIQ4NLValues[nibble]; nibbles as Q4_0
+  uint16_t d;
+  uint8_t qs[16];
+};
+struct BlockQ2_K {     // 256 weights: 16 sub-blocks of 16, 4-bit scale and min each
+  uint8_t scales[16];  // low nibble scale, high nibble min, of sub-block i
+  uint8_t qs[64];      // 2-bit quants, 4 planes per byte (see dequantize_row_q2_k)
+  uint16_t d;
+  uint16_t dmin;
+};
+struct BlockQ3_K {     // 256 weights: 16 sub-blocks of 16, 6-bit signed scales
+  uint8_t hmask[32];   // bit j of hmask[l]: element 32 j + l has no -4
+  uint8_t qs[64];      // low 2 bits, planes as Q2_K
+  uint8_t scales[12];  // 16 six-bit scales (+32), packed
+  uint16_t d;
+};
+struct BlockQ5_K {  // 256 weights: 8 sub-blocks of 32, 6-bit scales and mins as Q4_K
+  uint16_t d;
+  uint16_t dmin;
+  uint8_t scales[12];
+  uint8_t qh[32];   // bit b of qh[l]: 5th bit of element 32 b + l
+  uint8_t qs[128];  // low nibbles: 64 elements per 32 bytes, low halves first
+};
 static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18 && sizeof(BlockQ4_1) == 20);
 static_assert(sizeof(BlockQ4_K) == 144 && sizeof(BlockQ6_K) == 210);
+static_assert(sizeof(BlockQ5_0) == 22 && sizeof(BlockQ5_1) == 24 && sizeof(BlockIQ4_NL) == 18);
+static_assert(sizeof(BlockQ2_K) == 84 && sizeof(BlockQ3_K) == 110 && sizeof(BlockQ5_K) == 176);
+
+// IQ4_NL's non-linear code book (ggml's kvalues_iq4nl).
+inline constexpr int8_t kIQ4NLValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                            1,    13,   25,  38,  53,  69,  89,  113};
 
 // ggml's reference quantizers: one row of k floats (k % 32 == 0) -> k/32 blocks.
 void quantize_row_q8_0(const float* x, size_t k, BlockQ8_0* out);
@@ -58,6 +100,18 @@ void dequantize_row_q4_0(const BlockQ4_0* b, size_t k, float* y);
 void dequantize_row_q4_1(const BlockQ4_1* b, size_t k, float* y);
 void dequantize_row_q4_k(const BlockQ4_K* b, size_t k, float* y);
 void dequantize_row_q6_k(const BlockQ6_K* b, size_t k, float* y);
+// Float arithmetic in ggml's order and roundings (no FMA contraction: a * q - m
+// is two roundings), so the values equal ggml's dequantize_row_* bit for bit.
+void dequantize_row_q5_0(const BlockQ5_0* b, size_t k, float* y);
+void dequantize_row_q5_1(const BlockQ5_1* b, size_t k, float* y);
+void dequantize_row_iq4_nl(const BlockIQ4_NL* b, size_t k, float* y);
+void dequantize_row_q2_k(const BlockQ2_K* b, size_t k, float* y);
+void dequantize_row_q3_k(const BlockQ3_K* b, size_t k, float* y);
+void dequantize_row_q5_k(const BlockQ5_K* b, size_t k, float* y);
+// Exact re-expressions as Q8_0 blocks (same d; codes q - 16 in [-16, 15] /
+// the code book entry in [-127, 113]), nb blocks each.
+void q5_0_to_q8_0(const BlockQ5_0* b, size_t nb, BlockQ8_0* out);
+void iq4_nl_to_q8_0(const BlockIQ4_NL* b, size_t nb, BlockQ8_0* out);
 
 // Group-wise INT4 in min form (q4_1's algorithm over groups of `group`):
 // q[k] in [0, 15], s/m[k/group] f16 bits, w ~= s * q + m.

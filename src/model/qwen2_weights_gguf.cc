@@ -1,8 +1,9 @@
-// Qwen2 weights from a GGUF file. Q8_0 is repacked into kQ8_0 and Q4_0 /
-// Q4_1 / Q4_K into kQ4 (groups of 32) exactly (Q4_K's 6-bit sub-block scales
-// and mins become f16 s and m); Q6_K is dequantized and requantized to Q8_0;
-// F32/F16/BF16 matrices stay BF16 or follow --quantize. Norms and biases are
-// widened to F32.
+// Qwen2 weights from a GGUF file. Q8_0, Q5_0 and IQ4_NL are repacked into
+// kQ8_0 exactly (same d; codes q - 16 / the code book entries); Q4_0 / Q4_1
+// into kQ4 (groups of 32) exactly, Q4_K too with its 6-bit sub-block scales
+// and mins rounded to f16 s and m; Q5_1, Q2_K, Q3_K, Q5_K and Q6_K (no exact
+// home) are dequantized and requantized to Q8_0. F32/F16/BF16 matrices stay
+// BF16 or follow --quantize. Norms and biases are widened to F32.
 #include <cstring>
 #include <string>
 #include <vector>
@@ -124,24 +125,30 @@ class GgufBinder {
     const size_t nb = k / qt::kBlock;
     switch (t.type) {
       case GgmlType::kQ8_0:
+      case GgmlType::kQ5_0:
+      case GgmlType::kIQ4_NL:
+      case GgmlType::kQ5_1:
+      case GgmlType::kQ2_K:
+      case GgmlType::kQ3_K:
+      case GgmlType::kQ5_K:
       case GgmlType::kQ6_K: {
         QS_RETURN_IF_ERROR(qt::check_q8_0_shape(n, k));
         const size_t bytes = qt::q8_0_bytes(n, k);
         auto buf = aligned_alloc_array<uint8_t>(bytes);
-        const bool q6 = t.type == GgmlType::kQ6_K;
+        const GgmlType type = t.type;
+        size_t be = 0, bb = 0;
+        ggml_type_block(type, &be, &bb);
+        const size_t row_bytes = k / be * bb;
         qt::pack_q8_0(
             n, k,
             [&](size_t j, qt::BlockQ8_0* b) {
-              if (!q6) {
-                std::memcpy(b, t.data + j * nb * 34, nb * 34);
-                return;
+              const uint8_t* row = t.data + j * row_bytes;
+              if (!to_q8_0_exactly(type, row, nb, b)) {
+                thread_local std::vector<float> f;
+                f.resize(k);
+                dequantize_row(type, row, k, f.data());
+                qt::quantize_row_q8_0(f.data(), k, b);
               }
-              thread_local std::vector<float> f;
-              f.resize(k);
-              qt::dequantize_row_q6_k(
-                  reinterpret_cast<const qt::BlockQ6_K*>(t.data) + j * (k / qt::kQK_K), k,
-                  f.data());
-              qt::quantize_row_q8_0(f.data(), k, b);
             },
             buf.get(), q_.pool);
         return owned(kernels::WeightFormat::kQ8_0, n, k, 0, bytes, std::move(buf));
@@ -187,6 +194,43 @@ class GgufBinder {
       default:
         return Status::Error(where + ": type " + ggml_type_name(t.type) +
                              " is not supported for weight matrices");
+    }
+  }
+
+  // Types whose values Q8_0 holds as they are (Q8_0, Q5_0, IQ4_NL): row of nb blocks.
+  static bool to_q8_0_exactly(GgmlType type, const uint8_t* row, size_t nb, qt::BlockQ8_0* out) {
+    switch (type) {
+      case GgmlType::kQ8_0:
+        std::memcpy(out, row, nb * sizeof(qt::BlockQ8_0));
+        return true;
+      case GgmlType::kQ5_0:
+        qt::q5_0_to_q8_0(reinterpret_cast<const qt::BlockQ5_0*>(row), nb, out);
+        return true;
+      case GgmlType::kIQ4_NL:
+        qt::iq4_nl_to_q8_0(reinterpret_cast<const qt::BlockIQ4_NL*>(row), nb, out);
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  // Row of k values of a block type that Q8_0 cannot hold exactly. (GGUF
+  // tensors start 32-byte aligned and every row is an even number of bytes:
+  // the blocks' 2-byte fields are aligned.)
+  static void dequantize_row(GgmlType type, const uint8_t* row, size_t k, float* y) {
+    switch (type) {
+      case GgmlType::kQ5_1:
+        return qt::dequantize_row_q5_1(reinterpret_cast<const qt::BlockQ5_1*>(row), k, y);
+      case GgmlType::kQ2_K:
+        return qt::dequantize_row_q2_k(reinterpret_cast<const qt::BlockQ2_K*>(row), k, y);
+      case GgmlType::kQ3_K:
+        return qt::dequantize_row_q3_k(reinterpret_cast<const qt::BlockQ3_K*>(row), k, y);
+      case GgmlType::kQ5_K:
+        return qt::dequantize_row_q5_k(reinterpret_cast<const qt::BlockQ5_K*>(row), k, y);
+      case GgmlType::kQ6_K:
+        return qt::dequantize_row_q6_k(reinterpret_cast<const qt::BlockQ6_K*>(row), k, y);
+      default:
+        return;
     }
   }
 
