@@ -1,7 +1,7 @@
 // Kernel micro-benchmark: decode GEMV (m = 1) bandwidth as a fraction of the
 // measured read bandwidth, and prefill GEMM throughput as a fraction of the
 // measured vdpbf16ps peak, for every kernel table, at Qwen2.5-0.5B shapes.
-// Quantized matmuls (q8_0, q4 g32, q4 g128): GEMV bandwidth over the packed
+// Quantized matmuls (q8_0, q4 g32, q4 g128, q5 g32): GEMV bandwidth over the packed
 // bytes and GEMM m=512 integer throughput, every table (ref GEMV too, as the
 // baseline the SIMD tables replace; ref GEMM is too slow to run).
 // Attention (BF16 and INT8 KV cache, 0.5B heads): causal prefill of one
@@ -65,19 +65,25 @@ float wval(size_t j, size_t i) {
 // are contiguous, so rows [c*n, (c+1)*n) (n % 16 == 0) form copy c of an n x k matrix.
 struct QuantW {
   size_t group = 0, k = 0, rows = 0, stride = 0;  // stride: bytes per 16 rows
+  bool five = false;                              // kQ5 (group > 0)
   qs::HugePageRegion buf;  // 2 MB pages, like the model's weights (weight_arena.h)
   const uint8_t* copy(size_t n, size_t c) const { return buf.data() + c * (n / 16) * stride; }
 };
 
-QuantW pack_quant(size_t group, size_t rows, size_t k, qs::ThreadPool* pool) {
+// group 0: q8_0; otherwise kQ4 (five = false) or kQ5 with that group.
+QuantW pack_quant(size_t group, bool five, size_t rows, size_t k, qs::ThreadPool* pool) {
   namespace q = qs::kernels::quant;
   QuantW w;
   w.group = group;
+  w.five = five;
   w.k = k;
   w.rows = rows;
-  w.stride = group ? q::q4_bytes(16, k, group) : q::q8_0_bytes(16, k);
-  w.buf =
-      qs::HugePageRegion::Allocate(group ? q::q4_bytes(rows, k, group) : q::q8_0_bytes(rows, k));
+  auto bytes = [&](size_t n) {
+    return group == 0 ? q::q8_0_bytes(n, k)
+                      : (five ? q::q5_bytes(n, k, group) : q::q4_bytes(n, k, group));
+  };
+  w.stride = bytes(16);
+  w.buf = qs::HugePageRegion::Allocate(bytes(rows));
   if (group == 0) {
     q::pack_q8_0(
         rows, k,
@@ -88,12 +94,12 @@ QuantW pack_quant(size_t group, size_t rows, size_t k, qs::ThreadPool* pool) {
         },
         w.buf.data(), pool);
   } else {
-    q::pack_q4(
+    (five ? q::pack_q5 : q::pack_q4)(
         rows, k, group,
-        [k, group](size_t j, uint8_t* qv, uint16_t* sv, uint16_t* mv) {
+        [k, group, five](size_t j, uint8_t* qv, uint16_t* sv, uint16_t* mv) {
           std::vector<float> r(k);
           for (size_t i = 0; i < k; ++i) r[i] = wval(j, i);
-          q::quantize_row_q4(r.data(), k, group, qv, sv, mv);
+          (five ? q::quantize_row_q5 : q::quantize_row_q4)(r.data(), k, group, qv, sv, mv);
         },
         w.buf.data(), pool);
   }
@@ -108,7 +114,7 @@ double time_quant(const qs::kernels::KernelTable& t, const QuantW& w, const floa
     if (w.group == 0) {
       t.matmul_q8_0(x, m, w.k, wp, n, nullptr, y, pool);
     } else {
-      t.matmul_q4(x, m, w.k, wp, n, w.group, nullptr, y, pool);
+      (w.five ? t.matmul_q5 : t.matmul_q4)(x, m, w.k, wp, n, w.group, nullptr, y, pool);
     }
   };
   call(w.copy(n, 0));
@@ -132,10 +138,12 @@ void bench_quant(const float* x, float* y, double bw, qs::ThreadPool* pool) {
   const struct {
     const char* name;
     size_t group;
-  } fmts[] = {{"q8_0", 0}, {"q4 g32", 32}, {"q4 g128", 128}};
+    bool five;
+  } fmts[] = {
+      {"q8_0", 0, false}, {"q4 g32", 32, false}, {"q4 g128", 128, false}, {"q5 g32", 32, true}};
   for (const auto& f : fmts) {
-    QuantW w896 = pack_quant(f.group, 151936, 896, pool);
-    QuantW w4864 = pack_quant(f.group, (size_t{64} << 20) / 4864 / 16 * 16, 4864, pool);
+    QuantW w896 = pack_quant(f.group, f.five, 151936, 896, pool);
+    QuantW w4864 = pack_quant(f.group, f.five, (size_t{64} << 20) / 4864 / 16 * 16, 4864, pool);
     for (size_t ti = 0; ti < nt; ++ti) {
       const auto& t = *tables[ti];
       const bool is_ref = ti == 0;

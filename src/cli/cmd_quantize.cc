@@ -1,10 +1,10 @@
-// `qwenserve quantize -m DIR --to int8|int4 -o OUT.gguf`: a BF16/F16/F32
+// `qwenserve quantize -m DIR --to int8|int5|int4 -o OUT.gguf`: a BF16/F16/F32
 // Hugging Face Qwen2 directory -> a GGUF file that run/serve/bench load with
 // -m OUT.gguf (format: docs/QUANTIZATION.md). int8 writes every weight matrix
-// as Q8_0, int4 as Q4_1 (groups of 32, scale and min: the kernels' kQ4 g32
-// exactly); norms and biases stay F32. The tokenizer and chat template are
-// written as llama.cpp's tokenizer.ggml.* metadata and generation_config.json
-// as general.sampling.*, when the directory has them.
+// as Q8_0, int5 as Q5_1 and int4 as Q4_1 (groups of 32, scale and min: the
+// kernels' kQ5 / kQ4 g32 exactly, the same values as --quantize int5 / int4); norms and biases stay
+// F32. The tokenizer and chat template are written as llama.cpp's tokenizer.ggml.* metadata and
+// generation_config.json as general.sampling.*, when the directory has them.
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -89,7 +89,8 @@ void run_quantize(const Options& o) {
   w.add_u32("qwen2.attention.head_count_kv", static_cast<uint32_t>(c.num_key_value_heads));
   w.add_f32("qwen2.rope.freq_base", static_cast<float>(c.rope_theta));
   w.add_f32("qwen2.attention.layer_norm_rms_epsilon", static_cast<float>(c.rms_norm_eps));
-  w.add_u32("general.file_type", o.to == "int8" ? 7 : 3);  // llama.cpp: MOSTLY_Q8_0 / MOSTLY_Q4_1
+  // llama.cpp's ftype: MOSTLY_Q8_0 / MOSTLY_Q5_1 / MOSTLY_Q4_1
+  w.add_u32("general.file_type", o.to == "int8" ? 7 : o.to == "int5" ? 9 : 3);
   add_tokenizer(o.dir, c, &w);
   size_t total = 0;
   for (const std::string& name : store.value()->names()) {
@@ -108,15 +109,20 @@ void run_quantize(const Options& o) {
     if (t.shape.size() == 2 && t.shape[1] % 32 == 0) {
       const size_t n = static_cast<size_t>(t.shape[0]), k = static_cast<size_t>(t.shape[1]);
       std::vector<float> row(k);
-      const size_t rb = o.to == "int8" ? k / 32 * 34 : k / 32 * 20;
+      type = o.to == "int8" ? GgmlType::kQ8_0 : o.to == "int5" ? GgmlType::kQ5_1 : GgmlType::kQ4_1;
+      size_t be = 0, bb = 0;
+      ggml_type_block(type, &be, &bb);
+      const size_t rb = k / be * bb;
       bytes.resize(n * rb);
-      type = o.to == "int8" ? GgmlType::kQ8_0 : GgmlType::kQ4_1;
       for (size_t j = 0; j < n; ++j) {
         for (size_t i = 0; i < k; ++i) row[i] = elem(t, j * k + i);
-        if (o.to == "int8") {
-          qt::quantize_row_q8_0(row.data(), k, reinterpret_cast<qt::BlockQ8_0*>(&bytes[j * rb]));
+        uint8_t* out = &bytes[j * rb];
+        if (type == GgmlType::kQ8_0) {
+          qt::quantize_row_q8_0(row.data(), k, reinterpret_cast<qt::BlockQ8_0*>(out));
+        } else if (type == GgmlType::kQ5_1) {
+          qt::quantize_row_q5_1(row.data(), k, reinterpret_cast<qt::BlockQ5_1*>(out));
         } else {
-          qt::quantize_row_q4_1(row.data(), k, reinterpret_cast<qt::BlockQ4_1*>(&bytes[j * rb]));
+          qt::quantize_row_q4_1(row.data(), k, reinterpret_cast<qt::BlockQ4_1*>(out));
         }
       }
     } else {
@@ -140,8 +146,9 @@ CommandRegistrar reg(
     "quantize", "Quantize a Hugging Face model directory to a GGUF file", [](CLI::App* sub) {
       auto o = std::make_shared<Options>();
       sub->add_option("-m,--model", o->dir, "Hugging Face model directory")->required();
-      sub->add_option("--to", o->to, "int8 (Q8_0) or int4 (Q4_1, groups of 32)")
-          ->check(CLI::IsMember({"int8", "int4"}));
+      sub->add_option("--to", o->to,
+                      "int8 (Q8_0), int5 (Q5_1) or int4 (Q4_1); groups of 32 with scale (and min)")
+          ->check(CLI::IsMember({"int8", "int5", "int4"}));
       sub->add_option("-o,--output", o->out, "Output .gguf file")->required();
       sub->callback([o] { run_quantize(*o); });
     });

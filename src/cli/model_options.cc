@@ -17,9 +17,9 @@ void add_model_options(CLI::App* sub, ModelArgs* a) {
                   "KV cache element type: bf16, f32 or int8 (per-vector scales)")
       ->check(CLI::IsMember({"bf16", "f32", "int8"}));
   sub->add_option("--quantize", a->quantize,
-                  "Quantize weights at load: int8 (Q8_0), int4 (groups of 32 with min), "
-                  "int4-g128")
-      ->check(CLI::IsMember({"int8", "int4", "int4-g128"}));
+                  "Quantize weights at load: int8 (Q8_0), int5 (5-bit, groups of 32 with "
+                  "min), int4 (4-bit, groups of 32 with min), int4-g128")
+      ->check(CLI::IsMember({"int8", "int5", "int4", "int4-g128"}));
   sub->add_flag("!--no-huge-pages", a->huge_pages,
                 "Keep the weights where loading put them (mmap / heap, 4 KB pages) instead of "
                 "copying them into 2 MB pages in the background");
@@ -31,6 +31,7 @@ ModelOptions to_model_options(const ModelArgs& a) {
   o.precision = a.precision == "exact" ? MatmulPrecision::kExact : MatmulPrecision::kBf16;
   if (a.quantize == "int8") o.quantize = kernels::WeightFormat::kQ8_0;
   if (a.quantize == "int4" || a.quantize == "int4-g128") o.quantize = kernels::WeightFormat::kQ4;
+  if (a.quantize == "int5") o.quantize = kernels::WeightFormat::kQ5;
   o.quantize_group = a.quantize == "int4-g128" ? 128 : 32;
   o.huge_page_weights = a.huge_pages;
   return o;

@@ -19,7 +19,7 @@ struct ModelArgs {
   int threads = 0;
   std::string precision = "bf16";  // matmul activations: bf16 | exact
   std::string kv_dtype = "bf16";   // bf16 | f32 | int8
-  std::string quantize;            // "" | int8 | int4 | int4-g128: quantize weights at load
+  std::string quantize;            // "" | int8 | int5 | int4 | int4-g128: quantize weights at load
   bool huge_pages = true;          // ModelOptions::huge_page_weights (--no-huge-pages: false)
 };
 

@@ -49,6 +49,15 @@ namespace qs::kernels {
 //   arrays after the values measured 1.6x slower from DRAM with groups of 32.
 //   group stride = nb * 256 + (k/g) * 64 bytes.
 //
+// kQ5 — kQ4 with 5-bit values q in [0, 31] (GGUF Q5_0: s = d, m = -16 d;
+//   Q5_1: s = d, m = m; Q5_K: s = f16(d sc), m = f16(-dmin min)): each block's
+//   256 bytes of low nibbles (as kQ4) are followed by 64 bytes of 5th bits,
+//     high   [4][2][8] u8        mask (p, h) = bytes [p][h][0..7], a little-
+//                                endian 64-bit mask whose bit 4r + e is bit 4
+//                                of q[..r][32b + 8p + 4h + e]
+//   (quant::q5_high_at), i.e. one AVX-512 mask per 64-byte nibble vector.
+//   group stride = nb * 320 + (k/g) * 64 bytes (6 bits per weight at g = 32).
+//
 // Quantized matmuls quantize x on the fly, per row and per block of 32 along k
 // (the activation side of GGUF Q8_0): dx = max|x| / 127, qx = nearbyint(x / dx)
 // (computed as x * (1/dx)), and xsum = sum(qx) of the block.
@@ -56,9 +65,10 @@ enum class WeightFormat : uint8_t {
   kBF16,  // [n][k] bf16, row-major (PyTorch nn.Linear layout)
   kQ8_0,  // see above
   kQ4,    // see above; WeightMatrix::group is the group size
+  kQ5,    // see above; WeightMatrix::group is the group size
 };
 
-const char* weight_format_name(WeightFormat f);  // "bf16", "q8_0", "q4"
+const char* weight_format_name(WeightFormat f);  // "bf16", "q8_0", "q4", "q5"
 
 // A weight matrix in some format: `data` points at its bytes (mmapped or owned).
 struct WeightMatrix {
@@ -67,7 +77,7 @@ struct WeightMatrix {
   int64_t rows = 0;   // n
   int64_t cols = 0;   // k
   size_t bytes = 0;   // storage size: what one full pass over W reads
-  int32_t group = 0;  // kQ4: group size along k (32 or 128); 0 otherwise
+  int32_t group = 0;  // kQ4 / kQ5: group size along k (32 or 128); 0 otherwise
 };
 
 // K/V storage of one layer in fixed-size blocks (paged).
@@ -123,17 +133,19 @@ struct KernelTable {
                            const float* bias, float* y, ThreadPool* pool);
 
   // Quantized matmuls, same shapes as matmul_bf16 but W is `w` in kQ8_0 / kQ4
-  // (group `group`) layout; k % 32 == 0 (and k % group == 0). x is quantized
+  // / kQ5 (group `group`) layout; k % 32 == 0 (and k % group == 0). x is quantized
   // per row and block of 32 as described above; then, for each output, in
   // block order b = 0, 1, ..., with exact int32 block dot products:
   //   kQ8_0: acc = fma(float(sum_t qw*qx), dw_b * dx_b, acc)
-  //   kQ4:   acc = fma(float(sum_t q*qx), s_g * dx_b, acc);
+  //   kQ4/5: acc = fma(float(sum_t q*qx), s_g * dx_b, acc);
   //          acc = fma(m_g, dx_b * float(xsum_b), acc)
   // from acc = 0, and y = acc + bias. Every table computes exactly this
   // sequence (std::fma), so all tables agree bitwise and are batch invariant.
   void (*matmul_q8_0)(const float* x, size_t m, size_t k, const void* w, size_t n,
                       const float* bias, float* y, ThreadPool* pool);
   void (*matmul_q4)(const float* x, size_t m, size_t k, const void* w, size_t n, size_t group,
+                    const float* bias, float* y, ThreadPool* pool);
+  void (*matmul_q5)(const float* x, size_t m, size_t k, const void* w, size_t n, size_t group,
                     const float* bias, float* y, ThreadPool* pool);
 
   // y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * weight, for r in [0, rows). y may alias x.

@@ -62,6 +62,29 @@ void quantize_row_q4_1(const float* x, size_t k, BlockQ4_1* out) {
   }
 }
 
+void quantize_row_q5_1(const float* x, size_t k, BlockQ5_1* out) {
+  for (size_t b = 0; b < k / kBlock; ++b, x += kBlock) {
+    float mn = FLT_MAX, mx = -FLT_MAX;
+    for (size_t j = 0; j < kBlock; ++j) {
+      mn = std::min(mn, x[j]);
+      mx = std::max(mx, x[j]);
+    }
+    const float d = (mx - mn) / 31.0f;
+    const float id = d != 0 ? 1.0f / d : 0.0f;
+    out[b].d = f32_to_f16(d);
+    out[b].m = f32_to_f16(mn);
+    uint32_t qh = 0;
+    for (size_t j = 0; j < 16; ++j) {
+      const int q0 = std::min(31, static_cast<int>(static_cast<int8_t>((x[j] - mn) * id + 0.5f)));
+      const int q1 =
+          std::min(31, static_cast<int>(static_cast<int8_t>((x[j + 16] - mn) * id + 0.5f)));
+      out[b].qs[j] = static_cast<uint8_t>((q0 & 0xF) | (q1 & 0xF) << 4);
+      qh |= static_cast<uint32_t>(q0 >> 4) << j | static_cast<uint32_t>(q1 >> 4) << (j + 16);
+    }
+    for (int i = 0; i < 4; ++i) out[b].qh[i] = static_cast<uint8_t>(qh >> (8 * i));
+  }
+}
+
 void dequantize_row_q8_0(const BlockQ8_0* b, size_t k, float* y) {
   for (size_t i = 0; i < k / kBlock; ++i) {
     const float d = f16_to_f32(b[i].d);
@@ -178,19 +201,79 @@ void dequantize_row_iq4_nl(const BlockIQ4_NL* b, size_t k, float* y) {
   }
 }
 
-void q5_0_to_q8_0(const BlockQ5_0* b, size_t nb, BlockQ8_0* out) {
-  for (size_t i = 0; i < nb; ++i) {
-    out[i].d = b[i].d;
-    for (int e = 0; e < 32; ++e)
-      out[i].qs[e] = static_cast<int8_t>(q5_value(b[i].qh, b[i].qs, e) - 16);
-  }
-}
-
 void iq4_nl_to_q8_0(const BlockIQ4_NL* b, size_t nb, BlockQ8_0* out) {
   for (size_t i = 0; i < nb; ++i) {
     out[i].d = b[i].d;
     for (int e = 0; e < 32; ++e)
       out[i].qs[e] = kIQ4NLValues[e < 16 ? (b[i].qs[e] & 0xF) : (b[i].qs[e - 16] >> 4)];
+  }
+}
+
+void q4_0_codes(const BlockQ4_0* b, size_t k, uint8_t* q, uint16_t* s, uint16_t* m) {
+  for (size_t i = 0; i < k / kBlock; ++i, q += 32) {
+    s[i] = b[i].d;
+    m[i] = f32_to_f16(-8.0f * f16_to_f32(b[i].d));
+    for (int e = 0; e < 16; ++e) {
+      q[e] = b[i].qs[e] & 0xF;
+      q[e + 16] = b[i].qs[e] >> 4;
+    }
+  }
+}
+
+void q4_1_codes(const BlockQ4_1* b, size_t k, uint8_t* q, uint16_t* s, uint16_t* m) {
+  for (size_t i = 0; i < k / kBlock; ++i, q += 32) {
+    s[i] = b[i].d;
+    m[i] = b[i].m;
+    for (int e = 0; e < 16; ++e) {
+      q[e] = b[i].qs[e] & 0xF;
+      q[e + 16] = b[i].qs[e] >> 4;
+    }
+  }
+}
+
+void q5_0_codes(const BlockQ5_0* b, size_t k, uint8_t* q, uint16_t* s, uint16_t* m) {
+  for (size_t i = 0; i < k / kBlock; ++i, q += 32) {
+    s[i] = b[i].d;
+    m[i] = f32_to_f16(-16.0f * f16_to_f32(b[i].d));
+    for (int e = 0; e < 32; ++e) q[e] = static_cast<uint8_t>(q5_value(b[i].qh, b[i].qs, e));
+  }
+}
+
+void q5_1_codes(const BlockQ5_1* b, size_t k, uint8_t* q, uint16_t* s, uint16_t* m) {
+  for (size_t i = 0; i < k / kBlock; ++i, q += 32) {
+    s[i] = b[i].d;
+    m[i] = b[i].m;
+    for (int e = 0; e < 32; ++e) q[e] = static_cast<uint8_t>(q5_value(b[i].qh, b[i].qs, e));
+  }
+}
+
+void q4_k_codes(const BlockQ4_K* b, size_t k, uint8_t* q, uint16_t* s, uint16_t* m) {
+  for (size_t i = 0; i < k / kQK_K; ++i) {
+    const float d = f16_to_f32(b[i].d), dmin = f16_to_f32(b[i].dmin);
+    for (int sb = 0; sb < 8; ++sb, q += 32) {
+      uint8_t sc, mn;
+      scale_min_k4(sb, b[i].scales, &sc, &mn);
+      s[i * 8 + sb] = f32_to_f16(d * sc);
+      m[i * 8 + sb] = f32_to_f16(-dmin * mn);
+      const uint8_t* qs = b[i].qs + (sb / 2) * 32;
+      for (int l = 0; l < 32; ++l) q[l] = (sb % 2 == 0) ? (qs[l] & 0xF) : (qs[l] >> 4);
+    }
+  }
+}
+
+void q5_k_codes(const BlockQ5_K* b, size_t k, uint8_t* q, uint16_t* s, uint16_t* m) {
+  for (size_t i = 0; i < k / kQK_K; ++i) {
+    const float d = f16_to_f32(b[i].d), dmin = f16_to_f32(b[i].dmin);
+    for (int sb = 0; sb < 8; ++sb, q += 32) {
+      uint8_t sc, mn;
+      scale_min_k4(sb, b[i].scales, &sc, &mn);
+      s[i * 8 + sb] = f32_to_f16(d * sc);
+      m[i * 8 + sb] = f32_to_f16(-dmin * mn);
+      const uint8_t* qs = b[i].qs + (sb / 2) * 32;
+      for (int l = 0; l < 32; ++l)
+        q[l] = static_cast<uint8_t>(((sb % 2 == 0) ? (qs[l] & 0xF) : (qs[l] >> 4)) +
+                                    16 * ((b[i].qh[l] >> sb) & 1));
+    }
   }
 }
 
@@ -251,21 +334,33 @@ void dequantize_row_q5_k(const BlockQ5_K* b, size_t k, float* y) {
   }
 }
 
-void quantize_row_q4(const float* x, size_t k, size_t group, uint8_t* q, uint16_t* s, uint16_t* m) {
+namespace {
+// Min form over groups with codes 0..qmax (q4_1's algorithm).
+void quantize_row_min_form(const float* x, size_t k, size_t group, int qmax, uint8_t* q,
+                           uint16_t* s, uint16_t* m) {
   for (size_t g = 0; g < k / group; ++g, x += group, q += group) {
     float mn = FLT_MAX, mx = -FLT_MAX;
     for (size_t j = 0; j < group; ++j) {
       mn = std::min(mn, x[j]);
       mx = std::max(mx, x[j]);
     }
-    const float d = (mx - mn) / 15.0f;
+    const float d = (mx - mn) / static_cast<float>(qmax);
     const float id = d != 0 ? 1.0f / d : 0.0f;
     s[g] = f32_to_f16(d);
     m[g] = f32_to_f16(mn);
     for (size_t j = 0; j < group; ++j)
       q[j] = static_cast<uint8_t>(
-          std::min(15, static_cast<int>(static_cast<int8_t>((x[j] - mn) * id + 0.5f))));
+          std::min(qmax, static_cast<int>(static_cast<int8_t>((x[j] - mn) * id + 0.5f))));
   }
+}
+}  // namespace
+
+void quantize_row_q4(const float* x, size_t k, size_t group, uint8_t* q, uint16_t* s, uint16_t* m) {
+  quantize_row_min_form(x, k, group, 15, q, s, m);
+}
+
+void quantize_row_q5(const float* x, size_t k, size_t group, uint8_t* q, uint16_t* s, uint16_t* m) {
+  quantize_row_min_form(x, k, group, 31, q, s, m);
 }
 
 // ---- packed layouts ----
@@ -273,7 +368,9 @@ void quantize_row_q4(const float* x, size_t k, size_t group, uint8_t* q, uint16_
 namespace {
 size_t groups_of(size_t n) { return (n + kRowGroup - 1) / kRowGroup; }
 size_t q8_group_stride(size_t k) { return k / kBlock * 544; }
-size_t q4_group_stride(size_t k, size_t group) { return k / kBlock * 256 + k / group * 64; }
+size_t qn_group_stride(size_t k, size_t group, bool high) {
+  return k / group * qn_run_bytes(group, high);
+}
 
 void for_groups(size_t groups, ThreadPool* pool, const std::function<void(size_t, size_t)>& fn) {
   if (pool && pool->num_threads() > 1) {
@@ -286,7 +383,10 @@ void for_groups(size_t groups, ThreadPool* pool, const std::function<void(size_t
 
 size_t q8_0_bytes(size_t n, size_t k) { return groups_of(n) * q8_group_stride(k); }
 size_t q4_bytes(size_t n, size_t k, size_t group) {
-  return group == 0 ? 0 : groups_of(n) * q4_group_stride(k, group);
+  return group == 0 ? 0 : groups_of(n) * qn_group_stride(k, group, false);
+}
+size_t q5_bytes(size_t n, size_t k, size_t group) {
+  return group == 0 ? 0 : groups_of(n) * qn_group_stride(k, group, true);
 }
 
 Status check_q8_0_shape(size_t n, size_t k) {
@@ -297,15 +397,25 @@ Status check_q8_0_shape(size_t n, size_t k) {
   return Status::Ok();
 }
 
-Status check_q4_shape(size_t n, size_t k, size_t group) {
-  if (n == 0 || k == 0) return Status::Error("q4: empty matrix");
+namespace {
+Status check_qn_shape(const char* name, size_t n, size_t k, size_t group) {
+  const std::string f = name;
+  if (n == 0 || k == 0) return Status::Error(f + ": empty matrix");
   if (group == 0 || group % kBlock != 0)
-    return Status::Error("q4: group size " + std::to_string(group) +
+    return Status::Error(f + ": group size " + std::to_string(group) +
                          " is not a positive multiple of 32");
   if (k % group != 0)
-    return Status::Error("q4: group size " + std::to_string(group) +
+    return Status::Error(f + ": group size " + std::to_string(group) +
                          " does not divide the input dimension " + std::to_string(k));
   return Status::Ok();
+}
+}  // namespace
+
+Status check_q4_shape(size_t n, size_t k, size_t group) {
+  return check_qn_shape("q4", n, k, group);
+}
+Status check_q5_shape(size_t n, size_t k, size_t group) {
+  return check_qn_shape("q5", n, k, group);
 }
 
 void pack_q8_0(size_t n, size_t k, const Q8RowFn& row, uint8_t* out, ThreadPool* pool) {
@@ -332,13 +442,17 @@ void pack_q8_0(size_t n, size_t k, const Q8RowFn& row, uint8_t* out, ThreadPool*
   });
 }
 
-void pack_q4(size_t n, size_t k, size_t group, const Q4RowFn& row, uint8_t* out, ThreadPool* pool) {
-  const size_t nb = k / kBlock, ng = k / group, stride = q4_group_stride(k, group);
+namespace {
+// kQ4 (high = false) and kQ5: values q[k] (4 or 5 bits), f16 s/m per group.
+void pack_qn(size_t n, size_t k, size_t group, bool high, const Q4RowFn& row, uint8_t* out,
+             ThreadPool* pool) {
+  const size_t nb = k / kBlock, ng = k / group, stride = qn_group_stride(k, group, high);
   for_groups(groups_of(n), pool, [&](size_t g0, size_t g1) {
     std::vector<uint8_t> q(k);
     std::vector<uint16_t> s(ng), m(ng);
     for (size_t g = g0; g < g1; ++g) {
       uint8_t* base = out + g * stride;
+      if (high) std::memset(base, 0, stride);  // the 5th-bit masks are OR-ed in
       for (size_t r = 0; r < kRowGroup; ++r) {
         const size_t j = g * kRowGroup + r;
         if (j < n) {
@@ -351,17 +465,57 @@ void pack_q4(size_t n, size_t k, size_t group, const Q4RowFn& row, uint8_t* out,
         for (size_t b = 0; b < nb; ++b)
           for (size_t p = 0; p < 4; ++p)
             for (size_t e = 0; e < 4; ++e) {
-              const uint8_t lo = q[b * 32 + 8 * p + e] & 0xF, hi = q[b * 32 + 8 * p + 4 + e] & 0xF;
-              base[q4_values_at(b, group) + p * 64 + r * 4 + e] =
-                  static_cast<uint8_t>(lo | (hi << 4));
+              const uint8_t lo = q[b * 32 + 8 * p + e], hi = q[b * 32 + 8 * p + 4 + e];
+              base[qn_values_at(b, group, high) + p * 64 + r * 4 + e] =
+                  static_cast<uint8_t>((lo & 0xF) | (hi & 0xF) << 4);
+              if (!high) continue;
+              // Mask (p, half) bit r * 4 + e: the 5th bit of the value that
+              // nibble (r, e) of the low (half 0) or high (half 1) vector holds.
+              const size_t bit = r * 4 + e;
+              uint8_t* mask = base + q5_high_at(b, group) + p * 16;
+              mask[bit / 8] |= static_cast<uint8_t>(((lo >> 4) & 1) << (bit % 8));
+              mask[8 + bit / 8] |= static_cast<uint8_t>(((hi >> 4) & 1) << (bit % 8));
             }
         for (size_t i = 0; i < ng; ++i) {
-          std::memcpy(base + q4_scales_at(i, group) + r * 2, &s[i], 2);
-          std::memcpy(base + q4_mins_at(i, group) + r * 2, &m[i], 2);
+          std::memcpy(base + qn_scales_at(i, group, high) + r * 2, &s[i], 2);
+          std::memcpy(base + qn_mins_at(i, group, high) + r * 2, &m[i], 2);
         }
       }
     }
   });
+}
+
+void unpack_row_qn(const void* w, size_t k, size_t group, bool high, size_t row, uint8_t* q,
+                   uint16_t* s, uint16_t* m) {
+  const size_t nb = k / kBlock, ng = k / group, r = row % kRowGroup;
+  const uint8_t* base =
+      static_cast<const uint8_t*>(w) + row / kRowGroup * qn_group_stride(k, group, high);
+  for (size_t b = 0; b < nb; ++b)
+    for (size_t p = 0; p < 4; ++p)
+      for (size_t e = 0; e < 4; ++e) {
+        const uint8_t v = base[qn_values_at(b, group, high) + p * 64 + r * 4 + e];
+        uint8_t lo = v & 0xF, hi = v >> 4;
+        if (high) {
+          const size_t bit = r * 4 + e;
+          const uint8_t* mask = base + q5_high_at(b, group) + p * 16;
+          lo |= static_cast<uint8_t>(((mask[bit / 8] >> (bit % 8)) & 1) << 4);
+          hi |= static_cast<uint8_t>(((mask[8 + bit / 8] >> (bit % 8)) & 1) << 4);
+        }
+        q[b * 32 + 8 * p + e] = lo;
+        q[b * 32 + 8 * p + 4 + e] = hi;
+      }
+  for (size_t i = 0; i < ng; ++i) {
+    std::memcpy(&s[i], base + qn_scales_at(i, group, high) + r * 2, 2);
+    std::memcpy(&m[i], base + qn_mins_at(i, group, high) + r * 2, 2);
+  }
+}
+}  // namespace
+
+void pack_q4(size_t n, size_t k, size_t group, const Q4RowFn& row, uint8_t* out, ThreadPool* pool) {
+  pack_qn(n, k, group, false, row, out, pool);
+}
+void pack_q5(size_t n, size_t k, size_t group, const Q4RowFn& row, uint8_t* out, ThreadPool* pool) {
+  pack_qn(n, k, group, true, row, out, pool);
 }
 
 void unpack_row_q8_0(const void* w, size_t k, size_t row, BlockQ8_0* out) {
@@ -376,20 +530,11 @@ void unpack_row_q8_0(const void* w, size_t k, size_t row, BlockQ8_0* out) {
 
 void unpack_row_q4(const void* w, size_t k, size_t group, size_t row, uint8_t* q, uint16_t* s,
                    uint16_t* m) {
-  const size_t nb = k / kBlock, ng = k / group, r = row % kRowGroup;
-  const uint8_t* base =
-      static_cast<const uint8_t*>(w) + row / kRowGroup * q4_group_stride(k, group);
-  for (size_t b = 0; b < nb; ++b)
-    for (size_t p = 0; p < 4; ++p)
-      for (size_t e = 0; e < 4; ++e) {
-        const uint8_t v = base[q4_values_at(b, group) + p * 64 + r * 4 + e];
-        q[b * 32 + 8 * p + e] = v & 0xF;
-        q[b * 32 + 8 * p + 4 + e] = v >> 4;
-      }
-  for (size_t i = 0; i < ng; ++i) {
-    std::memcpy(&s[i], base + q4_scales_at(i, group) + r * 2, 2);
-    std::memcpy(&m[i], base + q4_mins_at(i, group) + r * 2, 2);
-  }
+  unpack_row_qn(w, k, group, false, row, q, s, m);
+}
+void unpack_row_q5(const void* w, size_t k, size_t group, size_t row, uint8_t* q, uint16_t* s,
+                   uint16_t* m) {
+  unpack_row_qn(w, k, group, true, row, q, s, m);
 }
 
 void dequant_row(const WeightMatrix& w, size_t row, float* out) {
@@ -406,11 +551,12 @@ void dequant_row(const WeightMatrix& w, size_t row, float* out) {
       dequantize_row_q8_0(b.data(), k, out);
       return;
     }
-    case WeightFormat::kQ4: {
+    case WeightFormat::kQ4:
+    case WeightFormat::kQ5: {
       const size_t g = static_cast<size_t>(w.group);
       std::vector<uint8_t> q(k);
       std::vector<uint16_t> s(k / g), m(k / g);
-      unpack_row_q4(w.data, k, g, row, q.data(), s.data(), m.data());
+      unpack_row_qn(w.data, k, g, w.format == WeightFormat::kQ5, row, q.data(), s.data(), m.data());
       for (size_t t = 0; t < k; ++t) {
         const float sc = f16_to_f32(s[t / g]), mn = f16_to_f32(m[t / g]);
         out[t] = sc * static_cast<float>(q[t]) + mn;
@@ -450,6 +596,8 @@ const char* weight_format_name(WeightFormat f) {
       return "q8_0";
     case WeightFormat::kQ4:
       return "q4";
+    case WeightFormat::kQ5:
+      return "q5";
   }
   return "?";
 }

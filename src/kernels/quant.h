@@ -94,6 +94,7 @@ inline constexpr int8_t kIQ4NLValues[16] = {-127, -104, -83, -65, -49, -35, -22,
 void quantize_row_q8_0(const float* x, size_t k, BlockQ8_0* out);
 void quantize_row_q4_0(const float* x, size_t k, BlockQ4_0* out);
 void quantize_row_q4_1(const float* x, size_t k, BlockQ4_1* out);
+void quantize_row_q5_1(const float* x, size_t k, BlockQ5_1* out);
 // k floats -> k values of y (k % 32 == 0; % 256 for the k-quants).
 void dequantize_row_q8_0(const BlockQ8_0* b, size_t k, float* y);
 void dequantize_row_q4_0(const BlockQ4_0* b, size_t k, float* y);
@@ -108,33 +109,61 @@ void dequantize_row_iq4_nl(const BlockIQ4_NL* b, size_t k, float* y);
 void dequantize_row_q2_k(const BlockQ2_K* b, size_t k, float* y);
 void dequantize_row_q3_k(const BlockQ3_K* b, size_t k, float* y);
 void dequantize_row_q5_k(const BlockQ5_K* b, size_t k, float* y);
-// Exact re-expressions as Q8_0 blocks (same d; codes q - 16 in [-16, 15] /
-// the code book entry in [-127, 113]), nb blocks each.
-void q5_0_to_q8_0(const BlockQ5_0* b, size_t nb, BlockQ8_0* out);
+// IQ4_NL as Q8_0 blocks, exactly (same d; codes = the code book entries in
+// [-127, 113]), nb blocks.
 void iq4_nl_to_q8_0(const BlockIQ4_NL* b, size_t nb, BlockQ8_0* out);
+
+// Min-form codes of a row of k values, for kQ4 (Q4_*) / kQ5 (Q5_*) with
+// groups of 32: q[k] (0..15 / 0..31) and per 32-block s, m (f16 bits) with
+// w = s q + m. Exact for Q4_0 (m = -8 d), Q4_1, Q5_0 (m = -16 d) and Q5_1;
+// the k-quants round s = f16(d sc) and m = f16(-dmin min) (<= 2^-11 relative).
+void q4_0_codes(const BlockQ4_0* b, size_t k, uint8_t* q, uint16_t* s, uint16_t* m);
+void q4_1_codes(const BlockQ4_1* b, size_t k, uint8_t* q, uint16_t* s, uint16_t* m);
+void q4_k_codes(const BlockQ4_K* b, size_t k, uint8_t* q, uint16_t* s, uint16_t* m);
+void q5_0_codes(const BlockQ5_0* b, size_t k, uint8_t* q, uint16_t* s, uint16_t* m);
+void q5_1_codes(const BlockQ5_1* b, size_t k, uint8_t* q, uint16_t* s, uint16_t* m);
+void q5_k_codes(const BlockQ5_K* b, size_t k, uint8_t* q, uint16_t* s, uint16_t* m);
 
 // Group-wise INT4 in min form (q4_1's algorithm over groups of `group`):
 // q[k] in [0, 15], s/m[k/group] f16 bits, w ~= s * q + m.
 void quantize_row_q4(const float* x, size_t k, size_t group, uint8_t* q, uint16_t* s, uint16_t* m);
+// The same with 5 bits: q[k] in [0, 31] (kQ5's values; tests and benches).
+void quantize_row_q5(const float* x, size_t k, size_t group, uint8_t* q, uint16_t* s, uint16_t* m);
 
 // Sizes and shape checks of the packed layouts (errors say what is wrong).
 size_t q8_0_bytes(size_t n, size_t k);
 size_t q4_bytes(size_t n, size_t k, size_t group);
+size_t q5_bytes(size_t n, size_t k, size_t group);
 
-// kQ4 byte offsets inside one row group (kernels.h): quantization group i
-// (`group` values along k) is one run [its group/32 blocks of values | 16
-// scales | 16 mins], so a GEMV reads each row group as a single stream.
-inline size_t q4_run_bytes(size_t group) { return group / 32 * 256 + 64; }
-inline size_t q4_values_at(size_t block, size_t group) {
+// kQ4 / kQ5 byte offsets inside one row group (kernels.h): quantization group
+// i (`group` values along k) is one run [its group/32 blocks | 16 scales | 16
+// mins], a block being 256 bytes of nibbles (kQ5: then 64 bytes of 5th bits),
+// so a GEMV reads each row group as a single stream. high: kQ5.
+inline size_t qn_block_bytes(bool high) { return high ? 320 : 256; }
+inline size_t qn_run_bytes(size_t group, bool high) {
+  return group / 32 * qn_block_bytes(high) + 64;
+}
+inline size_t qn_values_at(size_t block, size_t group, bool high) {
   const size_t per = group / 32;
-  return block / per * q4_run_bytes(group) + block % per * 256;
+  return block / per * qn_run_bytes(group, high) + block % per * qn_block_bytes(high);
 }
-inline size_t q4_scales_at(size_t i, size_t group) {
-  return i * q4_run_bytes(group) + group / 32 * 256;
+inline size_t qn_scales_at(size_t i, size_t group, bool high) {
+  return i * qn_run_bytes(group, high) + group / 32 * qn_block_bytes(high);
 }
-inline size_t q4_mins_at(size_t i, size_t group) { return q4_scales_at(i, group) + 32; }
+inline size_t qn_mins_at(size_t i, size_t group, bool high) {
+  return qn_scales_at(i, group, high) + 32;
+}
+inline size_t q4_run_bytes(size_t group) { return qn_run_bytes(group, false); }
+inline size_t q4_values_at(size_t block, size_t group) { return qn_values_at(block, group, false); }
+inline size_t q4_scales_at(size_t i, size_t group) { return qn_scales_at(i, group, false); }
+inline size_t q4_mins_at(size_t i, size_t group) { return qn_mins_at(i, group, false); }
+// kQ5: the 5th bits of block b, 8 masks of 64 bits (kernels.h).
+inline size_t q5_high_at(size_t block, size_t group) {
+  return qn_values_at(block, group, true) + 256;
+}
 Status check_q8_0_shape(size_t n, size_t k);
 Status check_q4_shape(size_t n, size_t k, size_t group);
+Status check_q5_shape(size_t n, size_t k, size_t group);
 
 // Packing. Each callback fills row `row` (0 <= row < n); it may be called from
 // several threads at once (pool != nullptr), each with its own buffers.
@@ -144,12 +173,16 @@ void pack_q8_0(size_t n, size_t k, const Q8RowFn& row, uint8_t* out, ThreadPool*
 // kQ4: the row as k values q (0..15) and k/group f16 scales and mins.
 using Q4RowFn = std::function<void(size_t row, uint8_t* q, uint16_t* s, uint16_t* m)>;
 void pack_q4(size_t n, size_t k, size_t group, const Q4RowFn& row, uint8_t* out, ThreadPool* pool);
+// kQ5: the same with values q in 0..31.
+void pack_q5(size_t n, size_t k, size_t group, const Q4RowFn& row, uint8_t* out, ThreadPool* pool);
 
 // Reads row `row` of a packed matrix back (exact inverses of the packers).
 void unpack_row_q8_0(const void* w, size_t k, size_t row, BlockQ8_0* out);
 void unpack_row_q4(const void* w, size_t k, size_t group, size_t row, uint8_t* q, uint16_t* s,
                    uint16_t* m);
-// Row `row` of any WeightMatrix (bf16, q8_0, q4) as k floats: the embedding lookup.
+void unpack_row_q5(const void* w, size_t k, size_t group, size_t row, uint8_t* q, uint16_t* s,
+                   uint16_t* m);
+// Row `row` of any WeightMatrix (bf16, q8_0, q4, q5) as k floats: the embedding lookup.
 void dequant_row(const WeightMatrix& w, size_t row, float* out);
 
 // Activation quantization (the spec in kernels.h): one row of k floats

@@ -18,7 +18,7 @@ namespace qs {
 //   kBF16: only when the parts already lie back to back in memory (Hugging
 //     Face checkpoints store gate_proj right before up_proj) -- a BF16
 //     checkpoint is never copied for this;
-//   kQ8_0 / kQ4 (owned packed buffers): their row groups are self-contained,
+//   kQ8_0 / kQ4 / kQ5 (owned packed buffers): their row groups are self-contained,
 //     so the packed bytes are concatenated into one owned buffer when every
 //     part but the last has a whole number of row groups; the parts are
 //     re-pointed into it and their old buffers released.

@@ -121,6 +121,7 @@ void Qwen2Model::embed(const int32_t* ids, size_t rows, float* x) {
       return;
     case kernels::WeightFormat::kQ8_0:
     case kernels::WeightFormat::kQ4:
+    case kernels::WeightFormat::kQ5:
       // A gather of a few rows per token: the scalar dequantizer is enough.
       for (size_t r = 0; r < rows; ++r)
         kernels::quant::dequant_row(e, static_cast<size_t>(ids[r]), x + r * e.cols);
@@ -143,6 +144,9 @@ void Qwen2Model::linear(const float* x, size_t rows, const kernels::WeightMatrix
       return;
     case kernels::WeightFormat::kQ4:
       k_->matmul_q4(x, rows, k, w.data, n, static_cast<size_t>(w.group), bias, y, pool_.get());
+      return;
+    case kernels::WeightFormat::kQ5:
+      k_->matmul_q5(x, rows, k, w.data, n, static_cast<size_t>(w.group), bias, y, pool_.get());
       return;
   }
 }

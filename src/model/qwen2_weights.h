@@ -55,13 +55,13 @@ struct Qwen2Weights {
   // that were stored in another dtype (F16/F32 checkpoints).
   std::vector<AlignedPtr<float>> owned_f32;
   std::vector<AlignedPtr<uint16_t>> owned_bf16;
-  // Packed quantized matrices (kQ8_0 / kQ4), quantized at load or repacked from GGUF.
+  // Packed quantized matrices (kQ8_0 / kQ4 / kQ5), quantized at load or repacked from GGUF.
   std::vector<AlignedPtr<uint8_t>> owned_bytes;
 };
 
 // Quantize-on-load: every weight matrix (incl. the embedding / output head) is
 // converted to `format` (kBF16 keeps the checkpoint's matrices as they are).
-// kQ4 uses groups of `group` along k, min form (see kernels.h). A matrix whose
+// kQ4 / kQ5 use groups of `group` along k, min form (see kernels.h). A matrix whose
 // shape the format cannot hold (k % 32 != 0, group not dividing k) stays BF16.
 struct WeightQuantization {
   kernels::WeightFormat format = kernels::WeightFormat::kBF16;

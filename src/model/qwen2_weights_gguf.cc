@@ -1,9 +1,9 @@
-// Qwen2 weights from a GGUF file. Q8_0, Q5_0 and IQ4_NL are repacked into
-// kQ8_0 exactly (same d; codes q - 16 / the code book entries); Q4_0 / Q4_1
-// into kQ4 (groups of 32) exactly, Q4_K too with its 6-bit sub-block scales
-// and mins rounded to f16 s and m; Q5_1, Q2_K, Q3_K, Q5_K and Q6_K (no exact
-// home) are dequantized and requantized to Q8_0. F32/F16/BF16 matrices stay
-// BF16 or follow --quantize. Norms and biases are widened to F32.
+// Qwen2 weights from a GGUF file. Q8_0 and IQ4_NL are repacked into kQ8_0
+// exactly (same d; IQ4_NL's code book entries as codes); Q4_0 / Q4_1 into kQ4
+// and Q5_0 / Q5_1 into kQ5 (groups of 32) exactly, Q4_K / Q5_K too with their
+// 6-bit sub-block scales and mins rounded to f16 s and m; Q2_K, Q3_K and Q6_K
+// (no exact home) are dequantized and requantized to Q8_0. F32/F16/BF16
+// matrices stay BF16 or follow --quantize. Norms and biases are widened to F32.
 #include <cstring>
 #include <string>
 #include <vector>
@@ -125,12 +125,9 @@ class GgufBinder {
     const size_t nb = k / qt::kBlock;
     switch (t.type) {
       case GgmlType::kQ8_0:
-      case GgmlType::kQ5_0:
       case GgmlType::kIQ4_NL:
-      case GgmlType::kQ5_1:
       case GgmlType::kQ2_K:
       case GgmlType::kQ3_K:
-      case GgmlType::kQ5_K:
       case GgmlType::kQ6_K: {
         QS_RETURN_IF_ERROR(qt::check_q8_0_shape(n, k));
         const size_t bytes = qt::q8_0_bytes(n, k);
@@ -155,41 +152,29 @@ class GgufBinder {
       }
       case GgmlType::kQ4_0:
       case GgmlType::kQ4_1:
-      case GgmlType::kQ4_K: {
-        QS_RETURN_IF_ERROR(qt::check_q4_shape(n, k, 32));
-        const size_t bytes = qt::q4_bytes(n, k, 32);
-        auto buf = aligned_alloc_array<uint8_t>(bytes);
+      case GgmlType::kQ4_K:
+      case GgmlType::kQ5_0:
+      case GgmlType::kQ5_1:
+      case GgmlType::kQ5_K: {
         const GgmlType type = t.type;
-        qt::pack_q4(
-            n, k, 32,
-            [&](size_t j, uint8_t* q, uint16_t* s, uint16_t* m) {
-              if (type == GgmlType::kQ4_K) {
-                unpack_q4_k(t.data, j, k, q, s, m);
-                return;
-              }
-              for (size_t b = 0; b < nb; ++b) {
-                const uint8_t* qs;
-                if (type == GgmlType::kQ4_0) {
-                  qt::BlockQ4_0 blk;
-                  std::memcpy(&blk, t.data + (j * nb + b) * 18, 18);
-                  s[b] = blk.d;
-                  m[b] = f32_to_f16(-8.0f * f16_to_f32(blk.d));
-                  qs = t.data + (j * nb + b) * 18 + 2;
-                } else {
-                  qt::BlockQ4_1 blk;
-                  std::memcpy(&blk, t.data + (j * nb + b) * 20, 20);
-                  s[b] = blk.d;
-                  m[b] = blk.m;
-                  qs = t.data + (j * nb + b) * 20 + 4;
-                }
-                for (size_t i = 0; i < 16; ++i) {
-                  q[b * 32 + i] = qs[i] & 0xF;
-                  q[b * 32 + 16 + i] = qs[i] >> 4;
-                }
-              }
-            },
-            buf.get(), q_.pool);
-        return owned(kernels::WeightFormat::kQ4, n, k, 32, bytes, std::move(buf));
+        const bool five =
+            type == GgmlType::kQ5_0 || type == GgmlType::kQ5_1 || type == GgmlType::kQ5_K;
+        QS_RETURN_IF_ERROR(five ? qt::check_q5_shape(n, k, 32) : qt::check_q4_shape(n, k, 32));
+        const size_t bytes = five ? qt::q5_bytes(n, k, 32) : qt::q4_bytes(n, k, 32);
+        auto buf = aligned_alloc_array<uint8_t>(bytes);
+        size_t be = 0, bb = 0;
+        ggml_type_block(type, &be, &bb);
+        const size_t row_bytes = k / be * bb;
+        const auto codes = [&](size_t j, uint8_t* q, uint16_t* s, uint16_t* m) {
+          min_form_codes(type, t.data + j * row_bytes, k, q, s, m);
+        };
+        if (five) {
+          qt::pack_q5(n, k, 32, codes, buf.get(), q_.pool);
+        } else {
+          qt::pack_q4(n, k, 32, codes, buf.get(), q_.pool);
+        }
+        return owned(five ? kernels::WeightFormat::kQ5 : kernels::WeightFormat::kQ4, n, k, 32,
+                     bytes, std::move(buf));
       }
       default:
         return Status::Error(where + ": type " + ggml_type_name(t.type) +
@@ -197,14 +182,11 @@ class GgufBinder {
     }
   }
 
-  // Types whose values Q8_0 holds as they are (Q8_0, Q5_0, IQ4_NL): row of nb blocks.
+  // Types whose values Q8_0 holds as they are (Q8_0, IQ4_NL): row of nb blocks.
   static bool to_q8_0_exactly(GgmlType type, const uint8_t* row, size_t nb, qt::BlockQ8_0* out) {
     switch (type) {
       case GgmlType::kQ8_0:
         std::memcpy(out, row, nb * sizeof(qt::BlockQ8_0));
-        return true;
-      case GgmlType::kQ5_0:
-        qt::q5_0_to_q8_0(reinterpret_cast<const qt::BlockQ5_0*>(row), nb, out);
         return true;
       case GgmlType::kIQ4_NL:
         qt::iq4_nl_to_q8_0(reinterpret_cast<const qt::BlockIQ4_NL*>(row), nb, out);
@@ -219,14 +201,10 @@ class GgufBinder {
   // the blocks' 2-byte fields are aligned.)
   static void dequantize_row(GgmlType type, const uint8_t* row, size_t k, float* y) {
     switch (type) {
-      case GgmlType::kQ5_1:
-        return qt::dequantize_row_q5_1(reinterpret_cast<const qt::BlockQ5_1*>(row), k, y);
       case GgmlType::kQ2_K:
         return qt::dequantize_row_q2_k(reinterpret_cast<const qt::BlockQ2_K*>(row), k, y);
       case GgmlType::kQ3_K:
         return qt::dequantize_row_q3_k(reinterpret_cast<const qt::BlockQ3_K*>(row), k, y);
-      case GgmlType::kQ5_K:
-        return qt::dequantize_row_q5_k(reinterpret_cast<const qt::BlockQ5_K*>(row), k, y);
       case GgmlType::kQ6_K:
         return qt::dequantize_row_q6_k(reinterpret_cast<const qt::BlockQ6_K*>(row), k, y);
       default:
@@ -234,29 +212,24 @@ class GgufBinder {
     }
   }
 
-  // Q4_K row j: each 256-block has 8 sub-blocks of 32, value d*sc*q - dmin*mn.
-  static void unpack_q4_k(const uint8_t* data, size_t j, size_t k, uint8_t* q, uint16_t* s,
-                          uint16_t* m) {
-    const size_t nsb = k / qt::kQK_K;
-    for (size_t i = 0; i < nsb; ++i) {
-      qt::BlockQ4_K b;
-      std::memcpy(&b, data + (j * nsb + i) * sizeof(b), sizeof(b));
-      const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
-      for (int sb = 0; sb < 8; ++sb) {
-        uint8_t sc, mn;
-        if (sb < 4) {
-          sc = b.scales[sb] & 63;
-          mn = b.scales[sb + 4] & 63;
-        } else {
-          sc = static_cast<uint8_t>((b.scales[sb + 4] & 0xF) | ((b.scales[sb - 4] >> 6) << 4));
-          mn = static_cast<uint8_t>((b.scales[sb + 4] >> 4) | ((b.scales[sb] >> 6) << 4));
-        }
-        const size_t g = i * 8 + sb;
-        s[g] = f32_to_f16(d * sc);
-        m[g] = f32_to_f16(-dmin * mn);
-        const uint8_t* qs = b.qs + (sb / 2) * 32;
-        for (int l = 0; l < 32; ++l) q[g * 32 + l] = (sb % 2 == 0) ? (qs[l] & 0xF) : (qs[l] >> 4);
-      }
+  // Row of k values of a min-form type as kQ4 / kQ5 codes (quant.h *_codes).
+  static void min_form_codes(GgmlType type, const uint8_t* row, size_t k, uint8_t* q, uint16_t* s,
+                             uint16_t* m) {
+    switch (type) {
+      case GgmlType::kQ4_0:
+        return qt::q4_0_codes(reinterpret_cast<const qt::BlockQ4_0*>(row), k, q, s, m);
+      case GgmlType::kQ4_1:
+        return qt::q4_1_codes(reinterpret_cast<const qt::BlockQ4_1*>(row), k, q, s, m);
+      case GgmlType::kQ4_K:
+        return qt::q4_k_codes(reinterpret_cast<const qt::BlockQ4_K*>(row), k, q, s, m);
+      case GgmlType::kQ5_0:
+        return qt::q5_0_codes(reinterpret_cast<const qt::BlockQ5_0*>(row), k, q, s, m);
+      case GgmlType::kQ5_1:
+        return qt::q5_1_codes(reinterpret_cast<const qt::BlockQ5_1*>(row), k, q, s, m);
+      case GgmlType::kQ5_K:
+        return qt::q5_k_codes(reinterpret_cast<const qt::BlockQ5_K*>(row), k, q, s, m);
+      default:
+        return;
     }
   }
 

@@ -2,8 +2,8 @@
 """A .gguf from `qwenserve quantize` is a complete model.
 
 Usage: gguf_model_test.py QWENSERVE QS_SYNTH CONFIG_JSON TOKENIZER_DIR
-Quantizes a tiny random model (with the real Qwen2.5 tokenizer) to int8 and
-checks: the file's tokenizer metadata is what llama.cpp's convert_hf_to_gguf.py
+Quantizes a tiny random model (with the real Qwen2.5 tokenizer) to int8 (and
+int5: Q5_1 in the file, the same values as --quantize int5) and checks: the file's tokenizer metadata is what llama.cpp's convert_hf_to_gguf.py
 writes for Qwen2 (read here by an independent reader); `tokenize`, `run -p`
 (greedy and with the model's default sampling), `chat`, `eval` and `serve` on
 the .gguf give exactly what the directory quantized at load gives; a GGUF
@@ -158,6 +158,24 @@ def main():
         check(ea["tokens"] == eb["tokens"] and ea["tokens"] > 50
               and abs(ea["cross_entropy"] - eb["cross_entropy"]) < 1e-9,
               f"eval: same tokens ({eb['tokens']}) and cross-entropy")
+
+        # --- int5: Q5_1 in the file, kQ5 in memory: the values of --quantize int5 ---
+        g5 = str(tmp / "tiny-int5.gguf")
+        qs("quantize", "-m", d, "--to", "int5", "-o", g5)
+        check(read_gguf_metadata(g5).get("general.file_type") == (4, 9),
+              "int5: general.file_type 9 (llama.cpp MOSTLY_Q5_1)")
+        greedy5 = ["-t", "2", "-p", "hello", "-n", "4", "--temperature", "0", "--ignore-eos",
+                   "--print-ids"]
+        ra = qs("run", "-m", d, "--quantize", "int5", *greedy5)
+        rb = qs("run", "-m", g5, *greedy5)
+        check(ra.stdout == rb.stdout and ra.stdout.strip() != "",
+              f"int5: run -p on the .gguf == --quantize int5 ({rb.stdout.strip()!r})")
+        ea = json.loads(qs("eval", "-m", d, "--quantize", "int5", "--data", str(data), "--json",
+                           "-t", "2", "--ctx", "64").stdout)
+        eb = json.loads(qs("eval", "-m", g5, "--data", str(data), "--json", "-t", "2",
+                           "--ctx", "64").stdout)
+        check(ea["tokens"] == eb["tokens"] and ea["cross_entropy"] == eb["cross_entropy"],
+              f"int5: eval cross-entropy identical ({eb['cross_entropy']:.6f})")
 
         with Server(QWENSERVE, g) as srv:
             r = requests.post(srv.url + "/v1/chat/completions", timeout=120, json={

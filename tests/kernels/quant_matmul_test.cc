@@ -13,7 +13,7 @@ namespace {
 
 using testing::Out;
 
-// A random matrix [n][k] packed as q8_0 or q4 (group g), plus its dequantized floats.
+// A random matrix [n][k] packed as q8_0, q4 or q5 (group g), plus its dequantized floats.
 struct Packed {
   WeightMatrix wm;
   std::vector<uint8_t> bytes;
@@ -34,21 +34,37 @@ Packed make_q8(size_t n, size_t k, std::mt19937& rng) {
   return p;
 }
 
-Packed make_q4(size_t n, size_t k, size_t g, std::mt19937& rng) {
+// kQ4 (five = false) or kQ5, group g.
+Packed make_qn(size_t n, size_t k, size_t g, bool five, std::mt19937& rng) {
   auto w = testing::random_floats(n * k, rng, -0.3f, 1.0f);  // asymmetric: mins matter
   Packed p;
-  p.bytes.resize(quant::q4_bytes(n, k, g) + 1);
-  quant::pack_q4(
-      n, k, g,
-      [&](size_t j, uint8_t* q, uint16_t* s, uint16_t* m) {
-        quant::quantize_row_q4(&w[j * k], k, g, q, s, m);
-      },
-      p.bytes.data(), nullptr);
-  p.wm = WeightMatrix{WeightFormat::kQ4, p.bytes.data(),           int64_t(n),
-                      int64_t(k),        quant::q4_bytes(n, k, g), int32_t(g)};
+  const size_t bytes = five ? quant::q5_bytes(n, k, g) : quant::q4_bytes(n, k, g);
+  p.bytes.resize(bytes + 1);
+  const auto codes = [&](size_t j, uint8_t* q, uint16_t* s, uint16_t* m) {
+    (five ? quant::quantize_row_q5 : quant::quantize_row_q4)(&w[j * k], k, g, q, s, m);
+  };
+  if (five) {
+    quant::pack_q5(n, k, g, codes, p.bytes.data(), nullptr);
+  } else {
+    quant::pack_q4(n, k, g, codes, p.bytes.data(), nullptr);
+  }
+  p.wm = WeightMatrix{five ? WeightFormat::kQ5 : WeightFormat::kQ4,
+                      p.bytes.data(),
+                      int64_t(n),
+                      int64_t(k),
+                      bytes,
+                      int32_t(g)};
   p.deq.resize(n * k);
   for (size_t j = 0; j < n; ++j) quant::dequant_row(p.wm, j, &p.deq[j * k]);
   return p;
+}
+
+// The formats every matmul test runs: q8_0, q4 g32, q4 g128, q5 g32, q5 g128.
+constexpr int kFormats = 5;
+size_t fmt_group(int fmt) { return fmt == 0 ? 32 : (fmt % 2 == 1 ? 32 : 128); }
+Packed make_fmt(int fmt, size_t n, size_t k, std::mt19937& rng) {
+  if (fmt == 0) return make_q8(n, k, rng);
+  return make_qn(n, k, fmt_group(fmt), fmt >= 3, rng);
 }
 
 void run(const KernelTable& t, const Packed& p, const float* x, size_t m, const float* bias,
@@ -56,8 +72,10 @@ void run(const KernelTable& t, const Packed& p, const float* x, size_t m, const 
   const size_t n = size_t(p.wm.rows), k = size_t(p.wm.cols);
   if (p.wm.format == WeightFormat::kQ8_0) {
     t.matmul_q8_0(x, m, k, p.wm.data, n, bias, y, pool);
-  } else {
+  } else if (p.wm.format == WeightFormat::kQ4) {
     t.matmul_q4(x, m, k, p.wm.data, n, size_t(p.wm.group), bias, y, pool);
+  } else {
+    t.matmul_q5(x, m, k, p.wm.data, n, size_t(p.wm.group), bias, y, pool);
   }
 }
 
@@ -99,6 +117,31 @@ TEST(Quant, Q4_0AndQ4_1AndGroupQ4RoundTrip) {
       float v = f16_to_f32(s[i / g]) * q[i] + f16_to_f32(m[i / g]);
       EXPECT_NEAR(v, x[i], 0.5f * f16_to_f32(s[i / g]) * 1.05f + 1e-3f) << g << " " << i;
     }
+  }
+}
+
+// `quantize --to int5` writes Q5_1 and `--quantize int5` packs kQ5 from
+// quantize_row_q5: the same codes, scales and mins, so a .gguf and the
+// directory quantized at load run the same weights.
+TEST(Quant, Q5_1IsTheKQ5QuantizerInGgufBlocks) {
+  std::mt19937 rng(12);
+  auto x = testing::random_floats(256, rng, -2, 1);
+  x[40] = 9.0f;                                      // one wide block
+  std::fill(x.begin() + 64, x.begin() + 96, 0.25f);  // a constant block (d = 0)
+  std::vector<quant::BlockQ5_1> b(8);
+  quant::quantize_row_q5_1(x.data(), 256, b.data());
+  std::vector<uint8_t> q(256), q1(256);
+  std::vector<uint16_t> s(8), m(8), s1(8), m1(8);
+  quant::quantize_row_q5(x.data(), 256, 32, q.data(), s.data(), m.data());
+  quant::q5_1_codes(b.data(), 256, q1.data(), s1.data(), m1.data());
+  EXPECT_EQ(q, q1);
+  EXPECT_EQ(s, s1);
+  EXPECT_EQ(m, m1);
+  std::vector<float> y(256);
+  quant::dequantize_row_q5_1(b.data(), 256, y.data());
+  for (size_t i = 0; i < 256; ++i) {
+    const float d = f16_to_f32(b[i / 32].d);
+    EXPECT_NEAR(y[i], x[i], 0.5f * d * 1.05f + 2e-3f * std::fabs(x[i]) + 1e-6f) << i;
   }
 }
 
@@ -148,30 +191,32 @@ TEST(Quant, PackUnpackAreInverses) {
         ASSERT_EQ(0, std::memcmp(got.data(), &src[j * k / 32], k / 32 * sizeof(got[0])))
             << n << " " << k << " " << j;
       }
-      for (size_t g : {32, 128}) {
-        if (k % g) continue;
-        std::vector<uint8_t> q(n * k), q2(k);
-        std::vector<uint16_t> s(n * k / g), m(n * k / g), s2(k / g), m2(k / g);
-        for (auto& v : q) v = rng() % 16;
-        for (auto& v : s) v = static_cast<uint16_t>(rng());
-        for (auto& v : m) v = static_cast<uint16_t>(rng());
-        std::vector<uint8_t> b4(quant::q4_bytes(n, k, g));
-        ThreadPool pool(2);
-        quant::pack_q4(
-            n, k, g,
-            [&](size_t j, uint8_t* qq, uint16_t* ss, uint16_t* mm) {
-              std::memcpy(qq, &q[j * k], k);
-              std::memcpy(ss, &s[j * k / g], k / g * 2);
-              std::memcpy(mm, &m[j * k / g], k / g * 2);
-            },
-            b4.data(), &pool);
-        for (size_t j = 0; j < n; ++j) {
-          quant::unpack_row_q4(b4.data(), k, g, j, q2.data(), s2.data(), m2.data());
-          ASSERT_EQ(0, std::memcmp(q2.data(), &q[j * k], k));
-          ASSERT_EQ(0, std::memcmp(s2.data(), &s[j * k / g], k / g * 2));
-          ASSERT_EQ(0, std::memcmp(m2.data(), &m[j * k / g], k / g * 2));
+      for (size_t g : {32, 128})
+        for (bool five : {false, true}) {
+          if (k % g) continue;
+          std::vector<uint8_t> q(n * k), q2(k);
+          std::vector<uint16_t> s(n * k / g), m(n * k / g), s2(k / g), m2(k / g);
+          for (auto& v : q) v = rng() % (five ? 32 : 16);
+          for (auto& v : s) v = static_cast<uint16_t>(rng());
+          for (auto& v : m) v = static_cast<uint16_t>(rng());
+          std::vector<uint8_t> b4(five ? quant::q5_bytes(n, k, g) : quant::q4_bytes(n, k, g));
+          ThreadPool pool(2);
+          (five ? quant::pack_q5 : quant::pack_q4)(
+              n, k, g,
+              [&](size_t j, uint8_t* qq, uint16_t* ss, uint16_t* mm) {
+                std::memcpy(qq, &q[j * k], k);
+                std::memcpy(ss, &s[j * k / g], k / g * 2);
+                std::memcpy(mm, &m[j * k / g], k / g * 2);
+              },
+              b4.data(), &pool);
+          for (size_t j = 0; j < n; ++j) {
+            (five ? quant::unpack_row_q5 : quant::unpack_row_q4)(b4.data(), k, g, j, q2.data(),
+                                                                 s2.data(), m2.data());
+            ASSERT_EQ(0, std::memcmp(q2.data(), &q[j * k], k));
+            ASSERT_EQ(0, std::memcmp(s2.data(), &s[j * k / g], k / g * 2));
+            ASSERT_EQ(0, std::memcmp(m2.data(), &m[j * k / g], k / g * 2));
+          }
         }
-      }
     }
 }
 
@@ -182,8 +227,8 @@ TEST(QuantMatmul, RefMatchesDequantizedMath) {
   auto x = testing::random_floats(m * k, rng, -2, 2);
   x[5] = 40.0f;  // an outlier only hurts its own block
   auto bias = testing::random_floats(n, rng);
-  for (int fmt = 0; fmt < 3; ++fmt) {
-    Packed p = fmt == 0 ? make_q8(n, k, rng) : make_q4(n, k, fmt == 1 ? 32 : 128, rng);
+  for (int fmt = 0; fmt < kFormats; ++fmt) {
+    Packed p = make_fmt(fmt, n, k, rng);
     std::vector<float> y(m * n);
     run(ref(), p, x.data(), m, bias.data(), y.data(), nullptr);
     for (size_t i = 0; i < m; ++i) {
@@ -210,7 +255,7 @@ TEST(QuantMatmul, RefMatchesDequantizedMath) {
 // bias_mode: 0 without bias, 1 with, -1 by the parity of m + n.
 void check_tables_equal_ref(size_t m, size_t k, size_t n, int fmt, size_t off, ThreadPool* pool,
                             std::mt19937& rng, int bias_mode = -1) {
-  Packed p = fmt == 0 ? make_q8(n, k, rng) : make_q4(n, k, fmt == 1 ? 32 : 128, rng);
+  Packed p = make_fmt(fmt, n, k, rng);
   auto x = testing::random_floats(m * k, rng, -3, 3);
   auto bias = testing::random_floats(n, rng);
   testing::Shifted<float> xs(x, off);
@@ -229,11 +274,11 @@ void check_tables_equal_ref(size_t m, size_t k, size_t n, int fmt, size_t off, T
 TEST(QuantMatmul, SimdTablesEqualRefBitwiseOnAwkwardShapes) {
   std::mt19937 rng(5);
   ThreadPool pool(2);
-  for (int fmt = 0; fmt < 3; ++fmt)
+  for (int fmt = 0; fmt < kFormats; ++fmt)
     for (size_t k : {32, 64, 96, 128, 384})
       for (size_t n : {1, 3, 15, 16, 17, 33, 50})
         for (size_t m : {1, 2, 3, 4, 5, 8, 9, 13}) {
-          if (fmt == 2 && k % 128) continue;
+          if (k % fmt_group(fmt)) continue;
           check_tables_equal_ref(m, k, n, fmt, (k + n + m) % 2, (n % 2) ? &pool : nullptr, rng);
         }
 }
@@ -243,11 +288,11 @@ TEST(QuantMatmul, SimdTablesEqualRefBitwiseOnAwkwardShapes) {
 TEST(QuantMatmul, SimdTablesEqualRefAroundTileEdges) {
   std::mt19937 rng(8);
   ThreadPool pool(2);
-  for (int fmt = 0; fmt < 3; ++fmt)
+  for (int fmt = 0; fmt < kFormats; ++fmt)
     for (size_t k : {32, 64, 96, 896})
       for (size_t n : {1, 8, 9, 15, 16, 17, 24, 33, 100})
         for (size_t m : {1, 2, 3, 5, 17}) {
-          if (fmt == 2 && k % 128) continue;
+          if (k % fmt_group(fmt)) continue;
           if (k == 896 && m > 5 && n < 100) continue;  // (keeps the ref's time down)
           for (int with_bias : {0, 1})
             check_tables_equal_ref(m, k, n, fmt, (m + with_bias) % 2, (n % 2) ? &pool : nullptr,
@@ -291,6 +336,17 @@ TEST(QuantMatmul, ExtremeValuesDoNotSaturate) {
         std::fill(mn, mn + k / g, f32_to_f16(-1.0f));
       },
       q4.data(), nullptr);
+  // q5: all values 31 (a vpmaddubsw pair of 2 * 31 * 127 and an s16 sum of
+  // 8 of them would overflow; AVX2 widens every 4).
+  std::vector<uint8_t> q5(quant::q5_bytes(n, k, g));
+  quant::pack_q5(
+      n, k, g,
+      [&](size_t, uint8_t* q, uint16_t* s, uint16_t* mn) {
+        std::fill(q, q + k, uint8_t{31});
+        std::fill(s, s + k / g, f32_to_f16(0.5f));
+        std::fill(mn, mn + k / g, f32_to_f16(-1.0f));
+      },
+      q5.data(), nullptr);
   for (size_t j0 = 0; j0 < n; j0 += n - 1) {  // weight signs of output rows 0 and n-1
     std::vector<float> x(m * k);
     for (size_t t = 0; t < k; ++t) {
@@ -305,9 +361,11 @@ TEST(QuantMatmul, ExtremeValuesDoNotSaturate) {
       x4[k + t] = -1.0f;
       x4[2 * k + t] = (t % 7) ? 1.0f : -1.0f;
     }
-    std::vector<float> want8(m * n), want4(m * n);
+    std::vector<float> want8(m * n), want4(m * n), want5(m * n);
     ref().matmul_q8_0(x.data(), m, k, q8.data(), n, nullptr, want8.data(), nullptr);
     ref().matmul_q4(x4.data(), m, k, q4.data(), n, g, nullptr, want4.data(), nullptr);
+    ref().matmul_q5(x4.data(), m, k, q5.data(), n, g, nullptr, want5.data(), nullptr);
+    EXPECT_NEAR(want5[0], k * (0.5 * 31 - 1.0), 1e-3 * k * 15.5);
     // Sanity of the ref itself: row 0 of output j0 is sum |q| * 127 * d * dx.
     double s = 0;
     for (size_t t = 0; t < k; ++t) s += std::abs(int(wq[j0 * k + t])) * 127.0;
@@ -319,6 +377,8 @@ TEST(QuantMatmul, ExtremeValuesDoNotSaturate) {
       EXPECT_EQ(0, std::memcmp(y.data(), want8.data(), m * n * 4)) << t->name << " q8_0";
       t->matmul_q4(x4.data(), m, k, q4.data(), n, g, nullptr, y.data(), nullptr);
       EXPECT_EQ(0, std::memcmp(y.data(), want4.data(), m * n * 4)) << t->name << " q4";
+      t->matmul_q5(x4.data(), m, k, q5.data(), n, g, nullptr, y.data(), nullptr);
+      EXPECT_EQ(0, std::memcmp(y.data(), want5.data(), m * n * 4)) << t->name << " q5";
     }
   }
 }
@@ -326,7 +386,7 @@ TEST(QuantMatmul, ExtremeValuesDoNotSaturate) {
 TEST(QuantMatmul, RealShapes) {
   std::mt19937 rng(6);
   ThreadPool pool(2);
-  for (int fmt = 0; fmt < 3; ++fmt) {
+  for (int fmt = 0; fmt < kFormats; ++fmt) {
     check_tables_equal_ref(3, 896, 40, fmt, 0, &pool, rng);
     check_tables_equal_ref(2, 4864, 20, fmt, 1, &pool, rng);
     // Prefill-sized x (m * k >= 64K): its quantization is split over the pool.
@@ -341,8 +401,8 @@ TEST(QuantMatmul, BitwiseBatchInvariance) {
   ThreadPool* pools[] = {nullptr, &pool2, &pool3};
   const size_t total = 30, n = 70;
   for (size_t k : {128, 896})
-    for (int fmt = 0; fmt < 3; ++fmt) {
-      Packed p = fmt == 0 ? make_q8(n, k, rng) : make_q4(n, k, fmt == 1 ? 32 : 128, rng);
+    for (int fmt = 0; fmt < kFormats; ++fmt) {
+      Packed p = make_fmt(fmt, n, k, rng);
       auto x = testing::random_floats(total * k, rng);
       auto bias = testing::random_floats(n, rng);
       for (const KernelTable* t : testing::all_tables()) {
@@ -373,6 +433,8 @@ TEST(Quant, ShapeChecksExplainTheProblem) {
   EXPECT_FALSE(quant::check_q4_shape(5, 896, 0).ok());
   EXPECT_EQ(quant::q8_0_bytes(17, 64), 2u * 2 * 544);
   EXPECT_EQ(quant::q4_bytes(16, 256, 128), 8u * 256 + 2 * 64);
+  EXPECT_EQ(quant::q5_bytes(16, 256, 32), 8u * (320 + 64));
+  EXPECT_FALSE(quant::check_q5_shape(5, 896, 256).ok());
 }
 
 }  // namespace

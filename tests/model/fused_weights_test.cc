@@ -39,6 +39,10 @@ std::vector<float> apply(const kernels::WeightMatrix& w, const std::vector<float
       k.matmul_q4(x.data(), m, kk, w.data, n, static_cast<size_t>(w.group), nullptr, y.data(),
                   pool);
       break;
+    case kernels::WeightFormat::kQ5:
+      k.matmul_q5(x.data(), m, kk, w.data, n, static_cast<size_t>(w.group), nullptr, y.data(),
+                  pool);
+      break;
   }
   return y;
 }
@@ -48,7 +52,8 @@ TEST(FusedWeights, PackedPartsJoinBitwise) {
   ThreadPool pool(2);
   const size_t k = 128;
   const size_t part_rows[] = {48, 16, 16};  // q|k|v-like: whole row groups
-  for (auto fmt : {kernels::WeightFormat::kQ8_0, kernels::WeightFormat::kQ4}) {
+  for (auto fmt :
+       {kernels::WeightFormat::kQ8_0, kernels::WeightFormat::kQ4, kernels::WeightFormat::kQ5}) {
     for (size_t m : {1, 3, 9}) {
       Qwen2Weights w;
       WeightQuantization q;

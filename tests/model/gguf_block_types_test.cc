@@ -3,8 +3,9 @@
 // 1. Every dequantizer against an independent decoder: the committed fixture
 //    tests/fixtures/gguf/block_types.gguf (tools/reference/gguf_blocks.py,
 //    numpy) holds random blocks of each type next to the values it decodes;
-//    ours must equal them bit for bit, and the exact Q8_0 re-expressions of
-//    Q5_0 / IQ4_NL must decode to the same values.
+//    ours must equal them bit for bit, and so must the repacking forms:
+//    IQ4_NL as Q8_0 and the min-form codes of Q4_0 / Q4_1 / Q5_0 / Q5_1 (the
+//    k-quants' codes to their f16-rounded scales).
 // 2. Files shaped like llama.cpp's for Qwen2.5-0.5B, whose 896-wide matrices
 //    cannot hold k-quants (896 % 256 != 0): llama.cpp falls back to Q5_0
 //    (q4_k_m), Q5_1 (q5_k_m), IQ4_NL (q2_k, q3_k_m) and Q8_0, and keeps
@@ -77,6 +78,34 @@ std::vector<float> dequantize(GgmlType t, const uint8_t* row, size_t k) {
   }
 }
 
+// The kQ4 / kQ5 codes of a min-form type's row (false for other types).
+template <typename Block>
+void codes_as(void (*fn)(const Block*, size_t, uint8_t*, uint16_t*, uint16_t*), const uint8_t* row,
+              size_t k, size_t block_elems, uint8_t* q, uint16_t* s, uint16_t* m) {
+  std::vector<Block> blocks(k / block_elems);
+  std::memcpy(blocks.data(), row, blocks.size() * sizeof(Block));
+  fn(blocks.data(), k, q, s, m);
+}
+bool min_form_codes(GgmlType t, const uint8_t* row, size_t k, uint8_t* q, uint16_t* s,
+                    uint16_t* m) {
+  switch (t) {
+    case GgmlType::kQ4_0:
+      return codes_as<qt::BlockQ4_0>(qt::q4_0_codes, row, k, 32, q, s, m), true;
+    case GgmlType::kQ4_1:
+      return codes_as<qt::BlockQ4_1>(qt::q4_1_codes, row, k, 32, q, s, m), true;
+    case GgmlType::kQ4_K:
+      return codes_as<qt::BlockQ4_K>(qt::q4_k_codes, row, k, 256, q, s, m), true;
+    case GgmlType::kQ5_0:
+      return codes_as<qt::BlockQ5_0>(qt::q5_0_codes, row, k, 32, q, s, m), true;
+    case GgmlType::kQ5_1:
+      return codes_as<qt::BlockQ5_1>(qt::q5_1_codes, row, k, 32, q, s, m), true;
+    case GgmlType::kQ5_K:
+      return codes_as<qt::BlockQ5_K>(qt::q5_k_codes, row, k, 256, q, s, m), true;
+    default:
+      return false;
+  }
+}
+
 size_t row_bytes(GgmlType t, size_t k) {
   size_t be = 0, bb = 0;
   EXPECT_TRUE(ggml_type_block(t, &be, &bb));
@@ -107,20 +136,37 @@ TEST(GgufBlockTypes, DequantizersMatchTheIndependentDecoder) {
       while (bad < k && std::memcmp(&got[bad], &ref[bad], 4) == 0) ++bad;
       EXPECT_EQ(bad, k) << name << " row " << j << " element " << bad << ": " << got[bad] << " vs "
                         << ref[bad];
-      if (t->type != GgmlType::kQ5_0 && t->type != GgmlType::kIQ4_NL) continue;
-      std::vector<qt::BlockQ8_0> q8(k / 32);
-      if (t->type == GgmlType::kQ5_0) {
-        std::vector<qt::BlockQ5_0> b(k / 32);
-        std::memcpy(b.data(), row, b.size() * sizeof(b[0]));
-        qt::q5_0_to_q8_0(b.data(), b.size(), q8.data());
-      } else {
+      // The repacking forms: IQ4_NL as Q8_0, and the min-form codes (kQ4 /
+      // kQ5) decode to the same values (bit for bit; the k-quants to their f16 s, m).
+      std::vector<float> again(k);
+      if (t->type == GgmlType::kIQ4_NL) {
         std::vector<qt::BlockIQ4_NL> b(k / 32);
         std::memcpy(b.data(), row, b.size() * sizeof(b[0]));
+        std::vector<qt::BlockQ8_0> q8(k / 32);
         qt::iq4_nl_to_q8_0(b.data(), b.size(), q8.data());
+        qt::dequantize_row_q8_0(q8.data(), k, again.data());
+        EXPECT_TRUE(same_bits(again, ref)) << name << " as Q8_0, row " << j;
+        continue;
       }
-      std::vector<float> again(k);
-      qt::dequantize_row_q8_0(q8.data(), k, again.data());
-      EXPECT_TRUE(same_bits(again, ref)) << name << " as Q8_0, row " << j;
+      std::vector<uint8_t> q(k);
+      std::vector<uint16_t> s(k / 32), m(k / 32);
+      if (!min_form_codes(t->type, row, k, q.data(), s.data(), m.data())) continue;
+      const int qmax =
+          t->type == GgmlType::kQ5_0 || t->type == GgmlType::kQ5_1 || t->type == GgmlType::kQ5_K
+              ? 31
+              : 15;
+      float mx = 0, worst = 0;
+      for (size_t i = 0; i < k; ++i) {
+        ASSERT_LE(q[i], qmax) << name;
+        again[i] = f16_to_f32(s[i / 32]) * static_cast<float>(q[i]) + f16_to_f32(m[i / 32]);
+        mx = std::max(mx, std::fabs(ref[i]));
+        worst = std::max(worst, std::fabs(again[i] - ref[i]));
+      }
+      if (t->type == GgmlType::kQ4_K || t->type == GgmlType::kQ5_K) {
+        EXPECT_LE(worst, 2e-3f * mx) << name << " codes, row " << j;
+      } else {  // equal values (s q + m gives +0 where ggml's (q - z) d may give -0)
+        EXPECT_EQ(worst, 0.0f) << name << " codes, row " << j;
+      }
     }
   }
 }
@@ -281,11 +327,12 @@ std::vector<float> loaded_row(const kernels::WeightMatrix& m, size_t j) {
     std::vector<qt::BlockQ8_0> b(k / 32);
     qt::unpack_row_q8_0(m.data, k, j, b.data());
     qt::dequantize_row_q8_0(b.data(), k, y.data());
-  } else if (m.format == kernels::WeightFormat::kQ4) {
+  } else if (m.format == kernels::WeightFormat::kQ4 || m.format == kernels::WeightFormat::kQ5) {
     const size_t g = static_cast<size_t>(m.group);
     std::vector<uint8_t> q(k);
     std::vector<uint16_t> s(k / g), mn(k / g);
-    qt::unpack_row_q4(m.data, k, g, j, q.data(), s.data(), mn.data());
+    (m.format == kernels::WeightFormat::kQ5 ? qt::unpack_row_q5 : qt::unpack_row_q4)(
+        m.data, k, g, j, q.data(), s.data(), mn.data());
     for (size_t i = 0; i < k; ++i)
       y[i] = f16_to_f32(s[i / g]) * static_cast<float>(q[i]) + f16_to_f32(mn[i / g]);
   } else {
@@ -294,43 +341,45 @@ std::vector<float> loaded_row(const kernels::WeightMatrix& m, size_t j) {
   return y;
 }
 
-// What a GGUF type must become in memory: Q8_0 / Q5_0 / IQ4_NL exactly,
-// Q4_0 / Q4_1 exactly in kQ4, Q4_K in kQ4 up to its f16 scale and min,
-// the rest requantized to Q8_0 from their exact values.
+// What a GGUF type must become in memory (qwen2_weights_gguf.cc): Q8_0 and
+// IQ4_NL kQ8_0, Q4_0 / Q4_1 kQ4, Q5_0 / Q5_1 kQ5, all exactly; Q4_K / Q5_K
+// kQ4 / kQ5 up to their f16 s and m; Q2_K, Q3_K, Q6_K requantized to Q8_0.
 void expect_matrix_holds(const kernels::WeightMatrix& m, const Tensor& t, const std::string& what) {
   const size_t n = t.ne[1], k = t.ne[0];
   ASSERT_EQ(static_cast<size_t>(m.rows), n) << what;
   ASSERT_EQ(static_cast<size_t>(m.cols), k) << what;
-  const bool in_q4 =
-      t.type == GgmlType::kQ4_0 || t.type == GgmlType::kQ4_1 || t.type == GgmlType::kQ4_K;
-  EXPECT_EQ(m.format, in_q4 ? kernels::WeightFormat::kQ4 : kernels::WeightFormat::kQ8_0) << what;
-  const bool exact = t.type == GgmlType::kQ8_0 || t.type == GgmlType::kQ5_0 ||
-                     t.type == GgmlType::kIQ4_NL || t.type == GgmlType::kQ4_0 ||
-                     t.type == GgmlType::kQ4_1;
+  const GgmlType ty = t.type;
+  const bool q4 = ty == GgmlType::kQ4_0 || ty == GgmlType::kQ4_1 || ty == GgmlType::kQ4_K;
+  const bool q5 = ty == GgmlType::kQ5_0 || ty == GgmlType::kQ5_1 || ty == GgmlType::kQ5_K;
+  EXPECT_EQ(m.format, q4   ? kernels::WeightFormat::kQ4
+                      : q5 ? kernels::WeightFormat::kQ5
+                           : kernels::WeightFormat::kQ8_0)
+      << what;
+  const bool approx = ty == GgmlType::kQ4_K || ty == GgmlType::kQ5_K;
+  const bool requant = ty == GgmlType::kQ2_K || ty == GgmlType::kQ3_K || ty == GgmlType::kQ6_K;
   size_t mismatches = 0;
   double worst = 0;
   for (size_t j = 0; j < n; ++j) {
-    const std::vector<float> values =
-        dequantize(t.type, t.bytes.data() + j * row_bytes(t.type, k), k);
+    const std::vector<float> values = dequantize(ty, t.bytes.data() + j * row_bytes(ty, k), k);
     std::vector<float> want = values;
-    if (!exact && !in_q4) {  // requantized: ggml's Q8_0 of the exact values
+    if (requant) {  // ggml's Q8_0 of the exact values
       std::vector<qt::BlockQ8_0> b(k / 32);
       qt::quantize_row_q8_0(values.data(), k, b.data());
       qt::dequantize_row_q8_0(b.data(), k, want.data());
     }
     const std::vector<float> got = loaded_row(m, j);
-    if (t.type ==
-        GgmlType::kQ4_K) {  // s = f16(d * sc), m = f16(-dmin * mn): <= 2^-11 relative each
+    if (approx) {  // s = f16(d * sc), m = f16(-dmin * mn): <= 2^-11 relative each
       float mx = 0;
       for (float v : values) mx = std::max(mx, std::fabs(v));
       for (size_t i = 0; i < k; ++i)
         worst = std::max(worst, std::fabs(got[i] - want[i]) / (mx + 1e-30));
       continue;
     }
-    mismatches += !same_bits(got, want.data());
+    // Equal values (+0 may stand for ggml's -0: s q + m vs (q - z) d).
+    mismatches += !std::equal(got.begin(), got.end(), want.begin());
   }
-  EXPECT_EQ(mismatches, 0u) << what << " (" << ggml_type_name(t.type) << "): rows differ";
-  EXPECT_LT(worst, 2e-3) << what << " (Q4_K)";
+  EXPECT_EQ(mismatches, 0u) << what << " (" << ggml_type_name(ty) << "): rows differ";
+  EXPECT_LT(worst, 2e-3) << what << " (" << ggml_type_name(ty) << ")";
 }
 
 std::vector<float> last_logits(Qwen2Model& m, const std::vector<int32_t>& ids) {

@@ -11,7 +11,8 @@
 //    (|x| <= 127, so negating never wraps). A pair is <= 2*128*127 = 32512.
 //  - kQ4: nibbles q in [0, 15] are unsigned already; a pair is <= 2*15*127 =
 //    3810, so the 8 vpmaddubsw results of a block (4 steps x low/high nibble)
-//    sum in s16 (<= 30480) before one vpmaddwd.
+//    sum in s16 (<= 30480) before one vpmaddwd. kQ5 (q in [0, 31], pairs <=
+//    7874): one vpmaddwd per 4 results (<= 31496).
 // Per block of 32 the exact int32 sums are scaled and fma'd into f32 in the
 // order kernels.h specifies, so results equal the ref bitwise, and every
 // output's arithmetic is the same whatever m, its row position or the thread
@@ -151,9 +152,22 @@ inline void tile_q8(const XRows* xr, const uint8_t* wg, size_t nb, int h0, __m25
     for (int h = 0; h < NH; ++h) out[i * NH + h] = facc[i][h];
 }
 
-// MR x-rows times NH halves of one kQ4 row group (group size `group`) over all k.
-template <int MR, int NH>
-inline void tile_q4(const XRows* xr, const uint8_t* wg, size_t nb, size_t group, int h0,
+// 32 bits -> 32 bytes: 0x10 where the bit is set (bit i -> byte i): kQ5's 5th bits.
+inline __m256i expand_bit4(uint32_t bits) {
+  const __m256i spread =
+      _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)),
+                          _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2,
+                                           2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+  const __m256i sel = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ULL));
+  const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, sel), sel);
+  return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+}
+
+// MR x-rows times NH halves of one kQ4 (High: kQ5) row group (group size
+// `group`) over all k. kQ5 pairs reach 2*31*127 = 7874, so its s16 sums are
+// widened every 4 vpmaddubsw (<= 31496) instead of once per block.
+template <int MR, int NH, bool High>
+inline void tile_qn(const XRows* xr, const uint8_t* wg, size_t nb, size_t group, int h0,
                     __m256* out) {
   __m256 facc[MR][NH];
   for (int i = 0; i < MR; ++i)
@@ -164,14 +178,16 @@ inline void tile_q4(const XRows* xr, const uint8_t* wg, size_t nb, size_t group,
   for (size_t g = 0; g < ng; ++g) {
     __m256 s[NH], m[NH];
     for (int h = 0; h < NH; ++h) {
-      s[h] = load_f16x8(wg + quant::q4_scales_at(g, group) + (h0 + h) * 16);
-      m[h] = load_f16x8(wg + quant::q4_mins_at(g, group) + (h0 + h) * 16);
+      s[h] = load_f16x8(wg + quant::qn_scales_at(g, group, High) + (h0 + h) * 16);
+      m[h] = load_f16x8(wg + quant::qn_mins_at(g, group, High) + (h0 + h) * 16);
     }
     for (size_t b = g * bpg; b < (g + 1) * bpg; ++b) {
-      __m256i acc16[MR][NH];  // s16 pair sums of the block (<= 8 * 3810, exact)
+      __m256i acc16[MR][NH];  // s16 pair sums (<= 8 * 3810 for kQ4, exact)
+      __m256i acc32[MR][NH];  // kQ5: int32 sums of the first half block
       for (int i = 0; i < MR; ++i)
-        for (int h = 0; h < NH; ++h) acc16[i][h] = _mm256_setzero_si256();
-      const uint8_t* wb = wg + quant::q4_values_at(b, group) + h0 * 32;
+        for (int h = 0; h < NH; ++h) acc16[i][h] = acc32[i][h] = _mm256_setzero_si256();
+      const uint8_t* blk = wg + quant::qn_values_at(b, group, High);
+      const uint8_t* wb = blk + h0 * 32;
       for (int p = 0; p < 4; ++p) {
         if (MR == 1) prefetch_ahead(wb + p * 64);
         __m256i lo[NH], hi[NH];
@@ -180,6 +196,13 @@ inline void tile_q4(const XRows* xr, const uint8_t* wg, size_t nb, size_t group,
               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + p * 64 + h * 32));
           lo[h] = _mm256_and_si256(v, low4);
           hi[h] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+          if (High) {  // masks (p, lo/hi): bits 32 (h0 + h) .. + 31 are this half's bytes
+            uint32_t ml, mh;
+            std::memcpy(&ml, blk + 256 + p * 16 + (h0 + h) * 4, 4);
+            std::memcpy(&mh, blk + 256 + p * 16 + 8 + (h0 + h) * 4, 4);
+            lo[h] = _mm256_or_si256(lo[h], expand_bit4(ml));
+            hi[h] = _mm256_or_si256(hi[h], expand_bit4(mh));
+          }
         }
         for (int i = 0; i < MR; ++i) {
           const int8_t* xq = xr[i].q + b * 32 + p * 8;
@@ -192,10 +215,18 @@ inline void tile_q4(const XRows* xr, const uint8_t* wg, size_t nb, size_t group,
             keep(acc16[i][h]);
           }
         }
+        if (High && p == 1) {
+          for (int i = 0; i < MR; ++i)
+            for (int h = 0; h < NH; ++h) {
+              acc32[i][h] = _mm256_madd_epi16(acc16[i][h], ones);
+              acc16[i][h] = _mm256_setzero_si256();
+            }
+        }
       }
       for (int h = 0; h < NH; ++h)
         for (int i = 0; i < MR; ++i) {
-          const __m256i isum = _mm256_madd_epi16(acc16[i][h], ones);
+          __m256i isum = _mm256_madd_epi16(acc16[i][h], ones);
+          if (High) isum = _mm256_add_epi32(isum, acc32[i][h]);
           facc[i][h] =
               _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum),
                               _mm256_mul_ps(s[h], _mm256_set1_ps(xr[i].dx[b])), facc[i][h]);
@@ -215,12 +246,13 @@ struct Q8Fmt {
     tile_q8<MR, NH>(xr, wg, nb, h0, out);
   }
 };
-struct Q4Fmt {
+template <bool High>  // kQ4 / kQ5
+struct QnFmt {
   size_t stride;
   size_t group;
   template <int MR, int NH>
   void tile(const XRows* xr, const uint8_t* wg, size_t nb, int h0, __m256* out) const {
-    tile_q4<MR, NH>(xr, wg, nb, group, h0, out);
+    tile_qn<MR, NH, High>(xr, wg, nb, group, h0, out);
   }
 };
 
@@ -315,7 +347,12 @@ void matmul_q8_0(const float* x, size_t m, size_t k, const void* w, size_t n, co
 
 void matmul_q4(const float* x, size_t m, size_t k, const void* w, size_t n, size_t group,
                const float* bias, float* y, ThreadPool* pool) {
-  matmul_quant(Q4Fmt{quant::q4_bytes(16, k, group), group}, x, m, k, w, n, bias, y, pool);
+  matmul_quant(QnFmt<false>{quant::q4_bytes(16, k, group), group}, x, m, k, w, n, bias, y, pool);
+}
+
+void matmul_q5(const float* x, size_t m, size_t k, const void* w, size_t n, size_t group,
+               const float* bias, float* y, ThreadPool* pool) {
+  matmul_quant(QnFmt<true>{quant::q5_bytes(16, k, group), group}, x, m, k, w, n, bias, y, pool);
 }
 
 }  // namespace
@@ -323,6 +360,7 @@ void matmul_q4(const float* x, size_t m, size_t k, const void* w, size_t n, size
 void avx2_quant_matmuls(KernelTable* t) {
   t->matmul_q8_0 = matmul_q8_0;
   t->matmul_q4 = matmul_q4;
+  t->matmul_q5 = matmul_q5;
 }
 
 }  // namespace qs::kernels::cpu

@@ -3,7 +3,8 @@
 // and vpdpbusd multiplies it (u8) by 4 bytes of quantized x broadcast to all
 // lanes (s8). kQ8_0 stores W + 128 so it can be the unsigned operand; the
 // -128 * sum(qx) correction is the accumulator's starting value. kQ4 nibbles
-// are unsigned already. Per block of 32 the exact int32 sums are scaled and
+// are unsigned already; kQ5 adds 16 where its 64-bit mask has a bit (one
+// masked vpaddb per 64 values). Per block of 32 the exact int32 sums are scaled and
 // fma'd into f32 in the order kernels.h specifies, so results equal the ref
 // bitwise, and every output's arithmetic is the same whatever m, its row
 // position or the thread split (batch invariance).
@@ -165,13 +166,15 @@ inline void tile_q8_x2(const XRows* xr, const uint8_t* wg0, const uint8_t* wg1, 
   }
 }
 
-// MR x-rows times one row group of kQ4 (group size `group`) over all k.
-template <int MR>
-inline void tile_q4(const XRows* xr, const uint8_t* wg, size_t nb, size_t group, __m512* out) {
+// MR x-rows times one row group of kQ4 (High: kQ5) (group size `group`) over all k.
+template <int MR, bool High>
+inline void tile_qn(const XRows* xr, const uint8_t* wg, size_t nb, size_t group, __m512* out) {
   __m512 facc[MR];
   for (int i = 0; i < MR; ++i) facc[i] = _mm512_setzero_ps();
-  const size_t per = group / 32, run = quant::q4_run_bytes(group);
+  const size_t per = group / 32, run = quant::qn_run_bytes(group, High);
+  constexpr size_t kBlockBytes = High ? 320 : 256;
   const __m512i low4 = _mm512_set1_epi8(0x0F);
+  const __m512i bit4 = _mm512_set1_epi8(0x10);
   // Independent int32 chains per row (NA of them, summed per block): one
   // chain of 8 dependent vpdpbusd per block bounded the GEMV by latency.
   // Integer sums: the split changes no bit of the result. Two chains, not
@@ -183,17 +186,33 @@ inline void tile_q4(const XRows* xr, const uint8_t* wg, size_t nb, size_t group,
   // mins (kernels.h), so the row group is one sequential stream.
   for (size_t g = 0; g * per < nb; ++g) {
     const uint8_t* rg = wg + g * run;
-    const __m512 s = load_f16x16(rg + per * 256), m = load_f16x16(rg + per * 256 + 32);
+    const __m512 s = load_f16x16(rg + per * kBlockBytes),
+                 m = load_f16x16(rg + per * kBlockBytes + 32);
     for (size_t b = g * per; b < (g + 1) * per; ++b) {
       __m512i part[NA][MR];
       for (int a = 0; a < NA; ++a)
         for (int i = 0; i < MR; ++i) part[a][i] = _mm512_setzero_si512();
-      const uint8_t* wb = rg + (b - g * per) * 256;
+      const uint8_t* wb = rg + (b - g * per) * kBlockBytes;
+      if (High) _mm_prefetch(reinterpret_cast<const char*>(wb + 4096 + 256), _MM_HINT_T0);
       for (int p = 0; p < 4; ++p) {
         _mm_prefetch(reinterpret_cast<const char*>(wb + 4096 + p * 64), _MM_HINT_T0);
         const __m512i v = _mm512_loadu_si512(wb + p * 64);
-        const __m512i lo = _mm512_and_si512(v, low4);
-        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+        __m512i lo, hi;
+        if (High) {
+          // Bit 4 where the block's 64-bit mask of (step p, half) has a bit,
+          // merged with the nibble by one vpternlogd ((a & 0x0F) | b = 0xEC):
+          // merge-masked vpaddb made GCC copy every vector first (+45 % GEMV time).
+          // (kmovq straight from memory; _load_mask64 takes a non-const pointer.)
+          __mmask64* mp = reinterpret_cast<__mmask64*>(const_cast<uint8_t*>(wb + 256 + p * 16));
+          lo = _mm512_ternarylogic_epi32(v, _mm512_maskz_mov_epi8(_load_mask64(mp), bit4), low4,
+                                         0xEC);
+          hi = _mm512_ternarylogic_epi32(_mm512_srli_epi16(v, 4),
+                                         _mm512_maskz_mov_epi8(_load_mask64(mp + 1), bit4), low4,
+                                         0xEC);
+        } else {
+          lo = _mm512_and_si512(v, low4);
+          hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+        }
         for (int i = 0; i < MR; ++i) {
           const int8_t* xq = xr[i].q + b * 32 + p * 8;
           __m512i& a0 = part[(2 * p) % NA][i];
@@ -225,12 +244,13 @@ struct Q8Fmt {
     tile_q8<MR>(xr, wg, nb, out);
   }
 };
-struct Q4Fmt {
+template <bool High>  // kQ4 / kQ5
+struct QnFmt {
   size_t stride;
   size_t group;
   template <int MR>
   void tile(const XRows* xr, const uint8_t* wg, size_t nb, __m512* out) const {
-    tile_q4<MR>(xr, wg, nb, group, out);
+    tile_qn<MR, High>(xr, wg, nb, group, out);
   }
 };
 
@@ -336,7 +356,12 @@ void matmul_q8_0(const float* x, size_t m, size_t k, const void* w, size_t n, co
 
 void matmul_q4(const float* x, size_t m, size_t k, const void* w, size_t n, size_t group,
                const float* bias, float* y, ThreadPool* pool) {
-  matmul_quant(Q4Fmt{quant::q4_bytes(16, k, group), group}, x, m, k, w, n, bias, y, pool);
+  matmul_quant(QnFmt<false>{quant::q4_bytes(16, k, group), group}, x, m, k, w, n, bias, y, pool);
+}
+
+void matmul_q5(const float* x, size_t m, size_t k, const void* w, size_t n, size_t group,
+               const float* bias, float* y, ThreadPool* pool) {
+  matmul_quant(QnFmt<true>{quant::q5_bytes(16, k, group), group}, x, m, k, w, n, bias, y, pool);
 }
 
 }  // namespace
@@ -344,6 +369,7 @@ void matmul_q4(const float* x, size_t m, size_t k, const void* w, size_t n, size
 void avx512_quant_matmuls(KernelTable* t) {
   t->matmul_q8_0 = matmul_q8_0;
   t->matmul_q4 = matmul_q4;
+  t->matmul_q5 = matmul_q5;
 }
 
 }  // namespace qs::kernels::cpu

@@ -58,12 +58,15 @@ void matmul_q8_0(const float* x, size_t m, size_t k, const void* w, size_t n, co
   }
 }
 
-void matmul_q4(const float* x, size_t m, size_t k, const void* w, size_t n, size_t group,
-               const float* bias, float* y, ThreadPool*) {
+namespace {
+// kQ4 (high = false) / kQ5: value q = nibble | (5th bit << 4), kernels.h order.
+void matmul_qn(const float* x, size_t m, size_t k, const void* w, size_t n, size_t group, bool high,
+               const float* bias, float* y) {
   if (m == 0 || n == 0) return;
   thread_local QuantizedX qx;
   quantize_x(x, m, k, &qx);
-  const size_t nb = k / 32, stride = quant::q4_bytes(16, k, group);
+  const size_t nb = k / 32,
+               stride = high ? quant::q5_bytes(16, k, group) : quant::q4_bytes(16, k, group);
   for (size_t i = 0; i < m; ++i) {
     const int8_t* xq = qx.q.data() + i * k;
     const float* dx = qx.dx.data() + i * nb;
@@ -76,18 +79,36 @@ void matmul_q4(const float* x, size_t m, size_t k, const void* w, size_t n, size
         int32_t isum = 0;
         for (size_t p = 0; p < 4; ++p)
           for (size_t e = 0; e < 4; ++e) {
-            const uint8_t v = base[quant::q4_values_at(b, group) + p * 64 + r * 4 + e];
-            isum += (v & 0xF) * xq[b * 32 + 8 * p + e] + (v >> 4) * xq[b * 32 + 8 * p + 4 + e];
+            const uint8_t v = base[quant::qn_values_at(b, group, high) + p * 64 + r * 4 + e];
+            int lo = v & 0xF, hi = v >> 4;
+            if (high) {
+              const uint8_t* mask = base + quant::q5_high_at(b, group) + p * 16;
+              const size_t bit = r * 4 + e;
+              lo |= ((mask[bit / 8] >> (bit % 8)) & 1) << 4;
+              hi |= ((mask[8 + bit / 8] >> (bit % 8)) & 1) << 4;
+            }
+            isum += lo * xq[b * 32 + 8 * p + e] + hi * xq[b * 32 + 8 * p + 4 + e];
           }
         const size_t g = b * 32 / group;
-        const float s = f16_at(base + quant::q4_scales_at(g, group) + r * 2);
-        const float mn = f16_at(base + quant::q4_mins_at(g, group) + r * 2);
+        const float s = f16_at(base + quant::qn_scales_at(g, group, high) + r * 2);
+        const float mn = f16_at(base + quant::qn_mins_at(g, group, high) + r * 2);
         acc = std::fma(static_cast<float>(isum), s * dx[b], acc);
         acc = std::fma(mn, xs[b], acc);
       }
       y[i * n + j] = bias ? acc + bias[j] : acc;
     }
   }
+}
+}  // namespace
+
+void matmul_q4(const float* x, size_t m, size_t k, const void* w, size_t n, size_t group,
+               const float* bias, float* y, ThreadPool*) {
+  matmul_qn(x, m, k, w, n, group, false, bias, y);
+}
+
+void matmul_q5(const float* x, size_t m, size_t k, const void* w, size_t n, size_t group,
+               const float* bias, float* y, ThreadPool*) {
+  matmul_qn(x, m, k, w, n, group, true, bias, y);
 }
 
 }  // namespace qs::kernels::ref_ops

@@ -1,4 +1,4 @@
-// Scalar reference quantized matmuls (KernelTable::matmul_q8_0 / matmul_q4)
+// Scalar reference quantized matmuls (KernelTable::matmul_q8_0 / q4 / q5)
 // and the quantized-activation buffers the SIMD versions share.
 #pragma once
 
@@ -27,6 +27,8 @@ void quantize_x(const float* x, size_t m, size_t k, QuantizedX* out);
 void matmul_q8_0(const float* x, size_t m, size_t k, const void* w, size_t n, const float* bias,
                  float* y, ThreadPool* pool);
 void matmul_q4(const float* x, size_t m, size_t k, const void* w, size_t n, size_t group,
+               const float* bias, float* y, ThreadPool* pool);
+void matmul_q5(const float* x, size_t m, size_t k, const void* w, size_t n, size_t group,
                const float* bias, float* y, ThreadPool* pool);
 
 }  // namespace qs::kernels::ref_ops

@@ -12,6 +12,7 @@ const KernelTable& ref() {
     t.matmul_bf16_lowp = ref_ops::matmul_bf16_lowp;
     t.matmul_q8_0 = ref_ops::matmul_q8_0;
     t.matmul_q4 = ref_ops::matmul_q4;
+    t.matmul_q5 = ref_ops::matmul_q5;
     t.rmsnorm = ref_ops::rmsnorm;
     t.rope = ref_ops::rope;
     t.silu_mul = ref_ops::silu_mul;
