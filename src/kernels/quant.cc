@@ -43,43 +43,46 @@ void quantize_row_q4_0(const float* x, size_t k, BlockQ4_0* out) {
   }
 }
 
-void quantize_row_q4_1(const float* x, size_t k, BlockQ4_1* out) {
-  for (size_t b = 0; b < k / kBlock; ++b, x += kBlock) {
+namespace {
+// Min form over groups with codes 0..qmax (q4_1's algorithm).
+void quantize_row_min_form(const float* x, size_t k, size_t group, int qmax, uint8_t* q,
+                           uint16_t* s, uint16_t* m) {
+  for (size_t g = 0; g < k / group; ++g, x += group, q += group) {
     float mn = FLT_MAX, mx = -FLT_MAX;
-    for (size_t j = 0; j < kBlock; ++j) {
+    for (size_t j = 0; j < group; ++j) {
       mn = std::min(mn, x[j]);
       mx = std::max(mx, x[j]);
     }
-    const float d = (mx - mn) / 15.0f;
+    const float d = (mx - mn) / static_cast<float>(qmax);
     const float id = d != 0 ? 1.0f / d : 0.0f;
-    out[b].d = f32_to_f16(d);
-    out[b].m = f32_to_f16(mn);
-    for (size_t j = 0; j < 16; ++j) {
-      int q0 = std::min(15, static_cast<int>(static_cast<int8_t>((x[j] - mn) * id + 0.5f)));
-      int q1 = std::min(15, static_cast<int>(static_cast<int8_t>((x[j + 16] - mn) * id + 0.5f)));
-      out[b].qs[j] = static_cast<uint8_t>(q0 | (q1 << 4));
-    }
+    s[g] = f32_to_f16(d);
+    m[g] = f32_to_f16(mn);
+    for (size_t j = 0; j < group; ++j)
+      q[j] = static_cast<uint8_t>(
+          std::min(qmax, static_cast<int>(static_cast<int8_t>((x[j] - mn) * id + 0.5f))));
+  }
+}
+}  // namespace
+
+// Q4_1 / Q5_1: ggml's algorithm is the min form over blocks of 32
+// (quantize_row_min_form above), its codes packed into the blocks.
+void quantize_row_q4_1(const float* x, size_t k, BlockQ4_1* out) {
+  uint8_t q[kBlock];
+  for (size_t b = 0; b < k / kBlock; ++b) {
+    quantize_row_min_form(x + b * kBlock, kBlock, kBlock, 15, q, &out[b].d, &out[b].m);
+    for (size_t j = 0; j < 16; ++j) out[b].qs[j] = static_cast<uint8_t>(q[j] | q[j + 16] << 4);
   }
 }
 
 void quantize_row_q5_1(const float* x, size_t k, BlockQ5_1* out) {
-  for (size_t b = 0; b < k / kBlock; ++b, x += kBlock) {
-    float mn = FLT_MAX, mx = -FLT_MAX;
-    for (size_t j = 0; j < kBlock; ++j) {
-      mn = std::min(mn, x[j]);
-      mx = std::max(mx, x[j]);
-    }
-    const float d = (mx - mn) / 31.0f;
-    const float id = d != 0 ? 1.0f / d : 0.0f;
-    out[b].d = f32_to_f16(d);
-    out[b].m = f32_to_f16(mn);
+  uint8_t q[kBlock];
+  for (size_t b = 0; b < k / kBlock; ++b) {
+    quantize_row_min_form(x + b * kBlock, kBlock, kBlock, 31, q, &out[b].d, &out[b].m);
     uint32_t qh = 0;
     for (size_t j = 0; j < 16; ++j) {
-      const int q0 = std::min(31, static_cast<int>(static_cast<int8_t>((x[j] - mn) * id + 0.5f)));
-      const int q1 =
-          std::min(31, static_cast<int>(static_cast<int8_t>((x[j + 16] - mn) * id + 0.5f)));
-      out[b].qs[j] = static_cast<uint8_t>((q0 & 0xF) | (q1 & 0xF) << 4);
-      qh |= static_cast<uint32_t>(q0 >> 4) << j | static_cast<uint32_t>(q1 >> 4) << (j + 16);
+      out[b].qs[j] = static_cast<uint8_t>((q[j] & 0xF) | (q[j + 16] & 0xF) << 4);
+      qh |= static_cast<uint32_t>(q[j] >> 4) << j | static_cast<uint32_t>(q[j + 16] >> 4)
+                                                        << (j + 16);
     }
     for (int i = 0; i < 4; ++i) out[b].qh[i] = static_cast<uint8_t>(qh >> (8 * i));
   }
@@ -333,27 +336,6 @@ void dequantize_row_q5_k(const BlockQ5_K* b, size_t k, float* y) {
     }
   }
 }
-
-namespace {
-// Min form over groups with codes 0..qmax (q4_1's algorithm).
-void quantize_row_min_form(const float* x, size_t k, size_t group, int qmax, uint8_t* q,
-                           uint16_t* s, uint16_t* m) {
-  for (size_t g = 0; g < k / group; ++g, x += group, q += group) {
-    float mn = FLT_MAX, mx = -FLT_MAX;
-    for (size_t j = 0; j < group; ++j) {
-      mn = std::min(mn, x[j]);
-      mx = std::max(mx, x[j]);
-    }
-    const float d = (mx - mn) / static_cast<float>(qmax);
-    const float id = d != 0 ? 1.0f / d : 0.0f;
-    s[g] = f32_to_f16(d);
-    m[g] = f32_to_f16(mn);
-    for (size_t j = 0; j < group; ++j)
-      q[j] = static_cast<uint8_t>(
-          std::min(qmax, static_cast<int>(static_cast<int8_t>((x[j] - mn) * id + 0.5f))));
-  }
-}
-}  // namespace
 
 void quantize_row_q4(const float* x, size_t k, size_t group, uint8_t* q, uint16_t* s, uint16_t* m) {
   quantize_row_min_form(x, k, group, 15, q, s, m);
