@@ -244,7 +244,8 @@ struct Mix {
 // the legacy 4-bit types.
 const Mix kMixes[] = {
     {"q4_k_m", GgmlType::kQ8_0, GgmlType::kQ5_0, GgmlType::kQ8_0, GgmlType::kQ4_K},
-    {"q4_k_m/q6_k down", GgmlType::kQ8_0, GgmlType::kQ5_0, GgmlType::kQ5_0, GgmlType::kQ6_K},
+    {"q4_k_m/q6_k down, Q5_0 embedding", GgmlType::kQ5_0, GgmlType::kQ5_0, GgmlType::kQ5_0,
+     GgmlType::kQ6_K},
     {"q5_k_m", GgmlType::kQ8_0, GgmlType::kQ5_1, GgmlType::kQ8_0, GgmlType::kQ5_K},
     {"q3_k_m", GgmlType::kQ8_0, GgmlType::kIQ4_NL, GgmlType::kIQ4_NL, GgmlType::kQ3_K},
     {"q2_k", GgmlType::kQ4_0, GgmlType::kIQ4_NL, GgmlType::kIQ4_NL, GgmlType::kQ2_K},
