@@ -51,7 +51,8 @@ namespace qs::kernels {
 //
 // kQ5 — kQ4 with 5-bit values q in [0, 31] (GGUF Q5_0: s = d, m = -16 d;
 //   Q5_1: s = d, m = m; Q5_K: s = f16(d sc), m = f16(-dmin min)): each block's
-//   256 bytes of low nibbles (as kQ4) are followed by 64 bytes of 5th bits,
+//   256 bytes of nibbles (the low 4 bits of q, laid out as kQ4) are followed
+//   by 64 bytes of 5th bits,
 //     high   [4][2][8] u8        mask (p, h) = bytes [p][h][0..7], a little-
 //                                endian 64-bit mask whose bit 4r + e is bit 4
 //                                of q[..r][32b + 8p + 4h + e]
