@@ -5,6 +5,9 @@ them (numpy, written from the formats' descriptions in llama.cpp's
 ggml-common.h / ggml-quants.c, independently of src/kernels/quant.cc).
 
 Usage: gguf_blocks.py OUT.gguf [SEED]
+       gguf_blocks.py --check FIXTURE.gguf   (ctest gguf_blocks_fixture: the
+       committed fixture is byte for byte what this script writes; exit 77
+       without numpy)
 
 For each type T the file holds tensor "T" (ne = {512, 2}: two rows of 512
 values, raw blocks) and "T.f32" (F32, the same shape: the decoded values).
@@ -17,7 +20,10 @@ exercised. Values are float32 with ggml's operation order and roundings
 import struct
 import sys
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError:  # ctest: skipped
+    sys.exit(77)
 
 K, ROWS = 512, 2
 F32 = np.float32
@@ -183,9 +189,8 @@ def gguf_bytes(tensors):
     return out + data
 
 
-def main():
-    out = sys.argv[1]
-    rng = np.random.default_rng(int(sys.argv[2]) if len(sys.argv) > 2 else 20261130)
+def fixture_bytes(seed):
+    rng = np.random.default_rng(seed)
     tensors = []
     for name, (tid, _, _) in TYPES.items():
         b = random_blocks(name, rng)
@@ -193,9 +198,20 @@ def main():
         assert v.shape == (ROWS * K,) and np.isfinite(v).all(), name
         tensors.append((name, [K, ROWS], tid, b.tobytes()))
         tensors.append((name + ".f32", [K, ROWS], 0, v.astype("<f4").tobytes()))
-    with open(out, "wb") as f:
-        f.write(gguf_bytes(tensors))
+    return gguf_bytes(tensors)
+
+
+def main():
+    if sys.argv[1] == "--check":
+        with open(sys.argv[2], "rb") as f:
+            same = f.read() == fixture_bytes(20261130)
+        print("fixture matches the script" if same else "FIXTURE DIFFERS from the script")
+        return 0 if same else 1
+    seed = int(sys.argv[2]) if len(sys.argv) > 2 else 20261130
+    with open(sys.argv[1], "wb") as f:
+        f.write(fixture_bytes(seed))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
