@@ -110,6 +110,21 @@ uint64_t GgufTensor::numel() const {
 
 namespace {
 
+// " (IQ2_XXS)" for the ggml types llama.cpp writes that we do not read, so
+// the error says which quantization the file uses; "" for unknown ids.
+std::string unsupported_type_label(uint32_t id) {
+  static const char* const kNames[] = {
+      nullptr, nullptr,      nullptr,      nullptr,      "Q4_2",     "Q4_3",     nullptr,
+      nullptr, nullptr,      "Q8_1",       nullptr,      nullptr,    nullptr,    nullptr,
+      nullptr, "Q8_K",       "IQ2_XXS",    "IQ2_XS",     "IQ3_XXS",  "IQ1_S",    nullptr,
+      "IQ3_S", "IQ2_S",      "IQ4_XS",     "I8",         "I16",      "I32",      "I64",
+      "F64",   "IQ1_M",      nullptr,      "Q4_0_4_4",   "Q4_0_4_8", "Q4_0_8_8", "TQ1_0",
+      "TQ2_0", "IQ4_NL_4_4", "IQ4_NL_4_8", "IQ4_NL_8_8", "MXFP4",    "NVFP4",    "Q1_0",
+      "Q2_0"};
+  if (id >= sizeof(kNames) / sizeof(kNames[0]) || kNames[id] == nullptr) return "";
+  return std::string(" (") + kNames[id] + ")";
+}
+
 // Bounds-checked little-endian cursor over the file.
 class Reader {
  public:
@@ -309,7 +324,8 @@ Status GgufFile::Parse(const uint8_t* base, size_t size) {
     const std::string where = path_ + ": tensor '" + t.name + "'";
     if (!ggml_type_block(t.type, &be, &bb))
       return Status::Error(where + " has unsupported ggml type " +
-                           std::to_string(static_cast<uint32_t>(t.type)));
+                           std::to_string(static_cast<uint32_t>(t.type)) +
+                           unsupported_type_label(static_cast<uint32_t>(t.type)));
     uint64_t rows = 1;
     for (size_t d = 0; d < t.ne.size(); ++d) {
       if (t.ne[d] == 0 || t.ne[d] > (uint64_t{1} << 40))

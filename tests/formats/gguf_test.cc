@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 
@@ -95,6 +96,38 @@ TEST(Gguf, SpecificErrors) {
   g = GgufFile::FromMemory(b.data(), b.size(), "m");
   ASSERT_FALSE(g.ok());
   EXPECT_NE(g.status().message().find("version"), std::string::npos);
+}
+
+// A block type we do not read (IQ2_XXS, 16, as in llama.cpp's iq2 files) is
+// one line naming the tensor and the type; every type we read parses.
+TEST(Gguf, UnknownBlockTypeNamesTheTensor) {
+  auto b = sample();
+  const std::string name = "blk.0.attn_q.weight";
+  auto at = std::search(b.begin(), b.end(), name.begin(), name.end());
+  ASSERT_NE(at, b.end());
+  const size_t type_at = static_cast<size_t>(at - b.begin()) + name.size() + 4 + 2 * 8;
+  uint32_t type = 0;
+  std::memcpy(&type, &b[type_at], 4);
+  ASSERT_EQ(type, 8u);  // Q8_0, where the layout puts it
+  type = 16;
+  std::memcpy(&b[type_at], &type, 4);
+  auto g = GgufFile::FromMemory(b.data(), b.size(), "m.gguf");
+  ASSERT_FALSE(g.ok());
+  const std::string msg = g.status().message();
+  EXPECT_NE(msg.find("blk.0.attn_q.weight"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("unsupported ggml type 16 (IQ2_XXS)"), std::string::npos) << msg;
+  for (GgmlType t : {GgmlType::kQ5_0, GgmlType::kQ5_1, GgmlType::kIQ4_NL, GgmlType::kQ2_K,
+                     GgmlType::kQ3_K, GgmlType::kQ5_K}) {
+    size_t be = 0, bb = 0;
+    ASSERT_TRUE(ggml_type_block(t, &be, &bb)) << ggml_type_name(t);
+    GgufWriter w;
+    EXPECT_TRUE(w.add_tensor("w", {256, 2}, t, std::vector<uint8_t>(256 / be * bb * 2, 0)).ok())
+        << ggml_type_name(t);
+    auto bytes = w.serialize();
+    auto f = GgufFile::FromMemory(bytes.data(), bytes.size(), "t.gguf");
+    ASSERT_TRUE(f.ok()) << ggml_type_name(t) << ": " << f.status().message();
+    EXPECT_EQ(f.value()->find("w")->type, t);
+  }
 }
 
 }  // namespace
