@@ -444,20 +444,22 @@ void pack_qn(size_t n, size_t k, size_t group, bool high, const Q4RowFn& row, ui
           std::fill(s.begin(), s.end(), 0);
           std::fill(m.begin(), m.end(), 0);
         }
-        for (size_t b = 0; b < nb; ++b)
+        for (size_t b = 0; b < nb; ++b) {
+          uint8_t* values = base + qn_values_at(b, group, high) + r * 4;
+          // Mask (p, half) bit r * 4 + e: the 5th bit of the value that nibble
+          // (r, e) of the low (half 0) or high (half 1) vector holds.
+          uint8_t* masks = base + qn_values_at(b, group, high) + 256 + r / 2;
+          const uint8_t* qb = q.data() + b * 32;
           for (size_t p = 0; p < 4; ++p)
             for (size_t e = 0; e < 4; ++e) {
-              const uint8_t lo = q[b * 32 + 8 * p + e], hi = q[b * 32 + 8 * p + 4 + e];
-              base[qn_values_at(b, group, high) + p * 64 + r * 4 + e] =
-                  static_cast<uint8_t>((lo & 0xF) | (hi & 0xF) << 4);
+              const uint8_t lo = qb[8 * p + e], hi = qb[8 * p + 4 + e];
+              values[p * 64 + e] = static_cast<uint8_t>((lo & 0xF) | (hi & 0xF) << 4);
               if (!high) continue;
-              // Mask (p, half) bit r * 4 + e: the 5th bit of the value that
-              // nibble (r, e) of the low (half 0) or high (half 1) vector holds.
-              const size_t bit = r * 4 + e;
-              uint8_t* mask = base + q5_high_at(b, group) + p * 16;
-              mask[bit / 8] |= static_cast<uint8_t>(((lo >> 4) & 1) << (bit % 8));
-              mask[8 + bit / 8] |= static_cast<uint8_t>(((hi >> 4) & 1) << (bit % 8));
+              const int bit = static_cast<int>((r % 2) * 4 + e);  // within byte r / 2
+              masks[p * 16] |= static_cast<uint8_t>(((lo >> 4) & 1) << bit);
+              masks[p * 16 + 8] |= static_cast<uint8_t>(((hi >> 4) & 1) << bit);
             }
+        }
         for (size_t i = 0; i < ng; ++i) {
           std::memcpy(base + qn_scales_at(i, group, high) + r * 2, &s[i], 2);
           std::memcpy(base + qn_mins_at(i, group, high) + r * 2, &m[i], 2);
