@@ -23,6 +23,7 @@ bool cpu_has_avx2();
 
 // Per-thread register-only loops for the probes: returns flops done.
 double avx512_bf16_dot_loop(size_t iters);
+double avx512_int8_dot_loop(size_t iters);  // vpdpbusd, 2 ops per u8*s8 product
 double avx512_fma_loop(size_t iters);
 double avx2_fma_loop(size_t iters);
 // Sum of n floats (vectorised read); used by the bandwidth probe.

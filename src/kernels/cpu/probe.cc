@@ -93,6 +93,11 @@ double measure_bf16_dot_peak_gflops(ThreadPool* pool) {
   return peak(pool, cpu::avx512_bf16_dot_loop);
 }
 
+double measure_int8_dot_peak_gops(ThreadPool* pool) {
+  if (!cpu::cpu_has_avx512()) return 0.0;
+  return peak(pool, cpu::avx512_int8_dot_loop);
+}
+
 double measure_f32_fma_peak_gflops(ThreadPool* pool) {
   if (cpu::cpu_has_avx512()) return peak(pool, cpu::avx512_fma_loop);
   if (cpu::cpu_has_avx2()) return peak(pool, cpu::avx2_fma_loop);
