@@ -130,7 +130,7 @@ double time_quant(const qs::kernels::KernelTable& t, const QuantW& w, const floa
 
 // Quantized GEMV (m = 1) and GEMM (m = 512) lines for every table, one format
 // at a time (packed once per k: at least 64M weights, so copies exceed the caches).
-void bench_quant(const float* x, float* y, double bw, qs::ThreadPool* pool) {
+void bench_quant(const float* x, float* y, double bw, double int8_peak, qs::ThreadPool* pool) {
   size_t nt = 0;
   const qs::kernels::KernelTable* const* tables = qs::kernels::available(&nt);
   const size_t gemv[][2] = {{896, 896}, {128, 896}, {4864, 896}, {896, 4864}, {151936, 896}};
@@ -164,8 +164,9 @@ void bench_quant(const float* x, float* y, double bw, qs::ThreadPool* pool) {
         const size_t n = s[0], k = s[1], m = 512;
         const QuantW& w = k == 896 ? w896 : w4864;
         double sec = time_quant(t, w, x, m, n, y, pool, 3);
-        std::printf("  n=%6zu k=%5zu  %8.2f ms  %6.0f GOP/s\n", n, k, sec * 1e3,
-                    2.0 * m * n * k / sec / 1e9);
+        const double gops = 2.0 * m * n * k / sec / 1e9;
+        std::printf("  n=%6zu k=%5zu  %8.2f ms  %6.0f GOP/s  %5.1f%% of the int8 peak\n", n, k,
+                    sec * 1e3, gops, int8_peak > 0 ? 100 * gops / int8_peak : 0.0);
       }
     }
   }
@@ -262,9 +263,12 @@ int main(int argc, char** argv) {
   const double bw = qs::kernels::measure_read_bandwidth_gbs(&pool);
   const double bf16_peak = qs::kernels::measure_bf16_dot_peak_gflops(&pool);
   const double fma_peak = qs::kernels::measure_f32_fma_peak_gflops(&pool);
+  const double int8_peak = qs::kernels::measure_int8_dot_peak_gops(&pool);
   std::printf("measured read bandwidth: %.1f GB/s\n", bw);
-  std::printf("measured vdpbf16ps peak: %.0f GFLOP/s, f32 FMA peak: %.0f GFLOP/s\n\n", bf16_peak,
-              fma_peak);
+  std::printf(
+      "measured vdpbf16ps peak: %.0f GFLOP/s, f32 FMA peak: %.0f GFLOP/s, vpdpbusd peak: %.0f "
+      "GOP/s\n\n",
+      bf16_peak, fma_peak, int8_peak);
 
   const size_t max_elems = 151936 * 896;
   // 2 MB pages, like the model's weights (the probe above reads such pages too).
@@ -309,7 +313,7 @@ int main(int argc, char** argv) {
       }
     }
   }
-  bench_quant(x.data(), y.data(), bw, &pool);
+  bench_quant(x.data(), y.data(), bw, int8_peak, &pool);
   if (!quant_only) bench_attention(fma_peak, &pool);
   return 0;
 }
