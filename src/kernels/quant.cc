@@ -167,13 +167,16 @@ void dequantize_row_q6_k(const BlockQ6_K* b, size_t k, float* y) {
 }
 
 namespace {
-// Element e (0..31) of a Q5_0 / Q5_1 block: low nibble from qs[e % 16] (low
-// half for e < 16), 5th bit = bit e of qh as a little-endian u32.
+// Element e (0..31) of a 32-block's 16 nibble bytes (Q4_0/Q4_1/Q5_*/IQ4_NL):
+// the low nibble of qs[e] for e < 16, the high nibble of qs[e - 16] after.
+inline int nibble(const uint8_t* qs, int e) { return e < 16 ? (qs[e] & 0xF) : (qs[e - 16] >> 4); }
+
+// Element e of a Q5_0 / Q5_1 block: its nibble, 5th bit = bit e of qh as a
+// little-endian u32.
 inline int q5_value(const uint8_t* qh, const uint8_t* qs, int e) {
   const uint32_t h = static_cast<uint32_t>(qh[0]) | static_cast<uint32_t>(qh[1]) << 8 |
                      static_cast<uint32_t>(qh[2]) << 16 | static_cast<uint32_t>(qh[3]) << 24;
-  const int nib = e < 16 ? (qs[e] & 0xF) : (qs[e - 16] >> 4);
-  return nib | static_cast<int>((h >> e) & 1) << 4;
+  return nibble(qs, e) | static_cast<int>((h >> e) & 1) << 4;
 }
 }  // namespace
 
@@ -197,57 +200,51 @@ void dequantize_row_q5_1(const BlockQ5_1* b, size_t k, float* y) {
 void dequantize_row_iq4_nl(const BlockIQ4_NL* b, size_t k, float* y) {
   for (size_t i = 0; i < k / kBlock; ++i) {
     const float d = f16_to_f32(b[i].d);
-    for (int e = 0; e < 32; ++e) {
-      const int nib = e < 16 ? (b[i].qs[e] & 0xF) : (b[i].qs[e - 16] >> 4);
-      *y++ = d * static_cast<float>(kIQ4NLValues[nib]);
-    }
+    for (int e = 0; e < 32; ++e) *y++ = d * static_cast<float>(kIQ4NLValues[nibble(b[i].qs, e)]);
   }
 }
 
 void iq4_nl_to_q8_0(const BlockIQ4_NL* b, size_t nb, BlockQ8_0* out) {
   for (size_t i = 0; i < nb; ++i) {
     out[i].d = b[i].d;
-    for (int e = 0; e < 32; ++e)
-      out[i].qs[e] = kIQ4NLValues[e < 16 ? (b[i].qs[e] & 0xF) : (b[i].qs[e - 16] >> 4)];
+    for (int e = 0; e < 32; ++e) out[i].qs[e] = kIQ4NLValues[nibble(b[i].qs, e)];
   }
 }
+
+namespace {
+inline int code_of(const BlockQ4_0& b, int e) { return nibble(b.qs, e); }
+inline int code_of(const BlockQ4_1& b, int e) { return nibble(b.qs, e); }
+inline int code_of(const BlockQ5_0& b, int e) { return q5_value(b.qh, b.qs, e); }
+inline int code_of(const BlockQ5_1& b, int e) { return q5_value(b.qh, b.qs, e); }
+
+// The legacy 32-blocks as min-form codes: q = the block's unsigned code,
+// s = d, m = the block's min (Q4_1 / Q5_1) or -zero * d (Q4_0: 8, Q5_0: 16;
+// exact in f16: a power-of-two multiple).
+template <typename Block>
+void legacy_codes(const Block* b, size_t k, float zero, uint8_t* q, uint16_t* s, uint16_t* m) {
+  for (size_t i = 0; i < k / kBlock; ++i, q += 32) {
+    s[i] = b[i].d;
+    if constexpr (requires { b[i].m; }) {
+      m[i] = b[i].m;
+    } else {
+      m[i] = f32_to_f16(-zero * f16_to_f32(b[i].d));
+    }
+    for (int e = 0; e < 32; ++e) q[e] = static_cast<uint8_t>(code_of(b[i], e));
+  }
+}
+}  // namespace
 
 void q4_0_codes(const BlockQ4_0* b, size_t k, uint8_t* q, uint16_t* s, uint16_t* m) {
-  for (size_t i = 0; i < k / kBlock; ++i, q += 32) {
-    s[i] = b[i].d;
-    m[i] = f32_to_f16(-8.0f * f16_to_f32(b[i].d));
-    for (int e = 0; e < 16; ++e) {
-      q[e] = b[i].qs[e] & 0xF;
-      q[e + 16] = b[i].qs[e] >> 4;
-    }
-  }
+  legacy_codes(b, k, 8.0f, q, s, m);
 }
-
 void q4_1_codes(const BlockQ4_1* b, size_t k, uint8_t* q, uint16_t* s, uint16_t* m) {
-  for (size_t i = 0; i < k / kBlock; ++i, q += 32) {
-    s[i] = b[i].d;
-    m[i] = b[i].m;
-    for (int e = 0; e < 16; ++e) {
-      q[e] = b[i].qs[e] & 0xF;
-      q[e + 16] = b[i].qs[e] >> 4;
-    }
-  }
+  legacy_codes(b, k, 0.0f, q, s, m);
 }
-
 void q5_0_codes(const BlockQ5_0* b, size_t k, uint8_t* q, uint16_t* s, uint16_t* m) {
-  for (size_t i = 0; i < k / kBlock; ++i, q += 32) {
-    s[i] = b[i].d;
-    m[i] = f32_to_f16(-16.0f * f16_to_f32(b[i].d));
-    for (int e = 0; e < 32; ++e) q[e] = static_cast<uint8_t>(q5_value(b[i].qh, b[i].qs, e));
-  }
+  legacy_codes(b, k, 16.0f, q, s, m);
 }
-
 void q5_1_codes(const BlockQ5_1* b, size_t k, uint8_t* q, uint16_t* s, uint16_t* m) {
-  for (size_t i = 0; i < k / kBlock; ++i, q += 32) {
-    s[i] = b[i].d;
-    m[i] = b[i].m;
-    for (int e = 0; e < 32; ++e) q[e] = static_cast<uint8_t>(q5_value(b[i].qh, b[i].qs, e));
-  }
+  legacy_codes(b, k, 0.0f, q, s, m);
 }
 
 void q4_k_codes(const BlockQ4_K* b, size_t k, uint8_t* q, uint16_t* s, uint16_t* m) {
