@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "core/dtype.h"
@@ -247,7 +248,10 @@ void q5_1_codes(const BlockQ5_1* b, size_t k, uint8_t* q, uint16_t* s, uint16_t*
   legacy_codes(b, k, 0.0f, q, s, m);
 }
 
-void q4_k_codes(const BlockQ4_K* b, size_t k, uint8_t* q, uint16_t* s, uint16_t* m) {
+namespace {
+// Q4_K / Q5_K as min-form codes per 32-sub-block: s = f16(d sc), m = f16(-dmin min).
+template <typename Block>
+void k_quant_codes(const Block* b, size_t k, uint8_t* q, uint16_t* s, uint16_t* m) {
   for (size_t i = 0; i < k / kQK_K; ++i) {
     const float d = f16_to_f32(b[i].d), dmin = f16_to_f32(b[i].dmin);
     for (int sb = 0; sb < 8; ++sb, q += 32) {
@@ -256,25 +260,21 @@ void q4_k_codes(const BlockQ4_K* b, size_t k, uint8_t* q, uint16_t* s, uint16_t*
       s[i * 8 + sb] = f32_to_f16(d * sc);
       m[i * 8 + sb] = f32_to_f16(-dmin * mn);
       const uint8_t* qs = b[i].qs + (sb / 2) * 32;
-      for (int l = 0; l < 32; ++l) q[l] = (sb % 2 == 0) ? (qs[l] & 0xF) : (qs[l] >> 4);
+      for (int l = 0; l < 32; ++l) {
+        int v = (sb % 2 == 0) ? (qs[l] & 0xF) : (qs[l] >> 4);
+        if constexpr (std::is_same_v<Block, BlockQ5_K>) v += 16 * ((b[i].qh[l] >> sb) & 1);
+        q[l] = static_cast<uint8_t>(v);
+      }
     }
   }
 }
+}  // namespace
 
+void q4_k_codes(const BlockQ4_K* b, size_t k, uint8_t* q, uint16_t* s, uint16_t* m) {
+  k_quant_codes(b, k, q, s, m);
+}
 void q5_k_codes(const BlockQ5_K* b, size_t k, uint8_t* q, uint16_t* s, uint16_t* m) {
-  for (size_t i = 0; i < k / kQK_K; ++i) {
-    const float d = f16_to_f32(b[i].d), dmin = f16_to_f32(b[i].dmin);
-    for (int sb = 0; sb < 8; ++sb, q += 32) {
-      uint8_t sc, mn;
-      scale_min_k4(sb, b[i].scales, &sc, &mn);
-      s[i * 8 + sb] = f32_to_f16(d * sc);
-      m[i * 8 + sb] = f32_to_f16(-dmin * mn);
-      const uint8_t* qs = b[i].qs + (sb / 2) * 32;
-      for (int l = 0; l < 32; ++l)
-        q[l] = static_cast<uint8_t>(((sb % 2 == 0) ? (qs[l] & 0xF) : (qs[l] >> 4)) +
-                                    16 * ((b[i].qh[l] >> sb) & 1));
-    }
-  }
+  k_quant_codes(b, k, q, s, m);
 }
 
 // Q2_K / Q3_K quant planes: element e of a 256-block takes bits 2s..2s+1 of
