@@ -325,28 +325,23 @@ TEST(QuantMatmul, ExtremeValuesDoNotSaturate) {
         }
       },
       q8.data(), nullptr);
-  // q4: all nibbles 15 and x = +-1 all of one sign per row.
+  // q4 / q5: every value at its maximum (15 / 31), s = 0.5, m = -1, and
+  // x = +-1 all of one sign per row. q5's vpmaddubsw pairs reach 2 * 31 *
+  // 127, and 8 of them would overflow an s16 sum (AVX2 widens every 4).
   const size_t g = 32;
-  std::vector<uint8_t> q4(quant::q4_bytes(n, k, g));
-  quant::pack_q4(
-      n, k, g,
-      [&](size_t, uint8_t* q, uint16_t* s, uint16_t* mn) {
-        std::fill(q, q + k, uint8_t{15});
-        std::fill(s, s + k / g, f32_to_f16(0.5f));
-        std::fill(mn, mn + k / g, f32_to_f16(-1.0f));
-      },
-      q4.data(), nullptr);
-  // q5: all values 31 (a vpmaddubsw pair of 2 * 31 * 127 and an s16 sum of
-  // 8 of them would overflow; AVX2 widens every 4).
-  std::vector<uint8_t> q5(quant::q5_bytes(n, k, g));
-  quant::pack_q5(
-      n, k, g,
-      [&](size_t, uint8_t* q, uint16_t* s, uint16_t* mn) {
-        std::fill(q, q + k, uint8_t{31});
-        std::fill(s, s + k / g, f32_to_f16(0.5f));
-        std::fill(mn, mn + k / g, f32_to_f16(-1.0f));
-      },
-      q5.data(), nullptr);
+  auto all_max = [&](bool five) {
+    std::vector<uint8_t> w(five ? quant::q5_bytes(n, k, g) : quant::q4_bytes(n, k, g));
+    (five ? quant::pack_q5 : quant::pack_q4)(
+        n, k, g,
+        [&](size_t, uint8_t* q, uint16_t* s, uint16_t* mn) {
+          std::fill(q, q + k, uint8_t{five ? 31 : 15});
+          std::fill(s, s + k / g, f32_to_f16(0.5f));
+          std::fill(mn, mn + k / g, f32_to_f16(-1.0f));
+        },
+        w.data(), nullptr);
+    return w;
+  };
+  const std::vector<uint8_t> q4 = all_max(false), q5 = all_max(true);
   for (size_t j0 = 0; j0 < n; j0 += n - 1) {  // weight signs of output rows 0 and n-1
     std::vector<float> x(m * k);
     for (size_t t = 0; t < k; ++t) {
