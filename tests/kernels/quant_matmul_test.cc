@@ -334,7 +334,7 @@ TEST(QuantMatmul, ExtremeValuesDoNotSaturate) {
     (five ? quant::pack_q5 : quant::pack_q4)(
         n, k, g,
         [&](size_t, uint8_t* q, uint16_t* s, uint16_t* mn) {
-          std::fill(q, q + k, uint8_t{five ? 31 : 15});
+          std::fill(q, q + k, static_cast<uint8_t>(five ? 31 : 15));
           std::fill(s, s + k / g, f32_to_f16(0.5f));
           std::fill(mn, mn + k / g, f32_to_f16(-1.0f));
         },
