@@ -94,6 +94,33 @@ TEST(Quant, Q8_0RowRoundTripWithinHalfStep) {
   }
 }
 
+// quantize_row_q8_0 rounds like ggml's reference (roundf: halves away from
+// zero), checked on exact halves and their neighbours: with amax = 127 the
+// scale is 1, so x * id = x.
+TEST(Quant, Q8_0RoundsHalvesAwayFromZeroLikeGgml) {
+  std::vector<float> x;
+  for (int v = -127; v <= 126; ++v) {
+    const float h = static_cast<float>(v) + 0.5f;
+    x.push_back(h);
+    x.push_back(std::nextafter(h, 1000.0f));
+    x.push_back(std::nextafter(h, -1000.0f));
+  }
+  std::mt19937 rng(13);
+  std::uniform_real_distribution<float> u(-127.0f, 127.0f);
+  while (x.size() % 31 != 0) x.push_back(u(rng));
+  std::vector<float> row;
+  for (size_t i = 0; i < x.size(); i += 31) {  // 31 values + the amax per block
+    row.push_back(127.0f);
+    row.insert(row.end(), x.begin() + i, x.begin() + i + 31);
+  }
+  std::vector<quant::BlockQ8_0> b(row.size() / 32);
+  quant::quantize_row_q8_0(row.data(), row.size(), b.data());
+  for (size_t i = 0; i < row.size(); ++i) {
+    ASSERT_EQ(f16_to_f32(b[i / 32].d), 1.0f);
+    ASSERT_EQ(b[i / 32].qs[i % 32], static_cast<int8_t>(std::lround(row[i]))) << row[i];
+  }
+}
+
 TEST(Quant, Q4_0AndQ4_1AndGroupQ4RoundTrip) {
   std::mt19937 rng(2);
   auto x = testing::random_floats(256, rng, -2, 1);
