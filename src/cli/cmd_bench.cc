@@ -127,9 +127,10 @@ void bench(const BenchArgs& a) {
   const double bf16_peak = kernels::measure_bf16_dot_peak_gflops(&pool);
   const double int8_peak = kernels::measure_int8_dot_peak_gops(&pool);
   const double weight_gb = model->weights().matmul_weight_bytes / 1e9;
-  std::printf("machine: read bandwidth %.1f GB/s, bf16 dot peak %.0f GFLOP/s, int8 dot peak %.0f "
-              "GOP/s\n",
-              bw, bf16_peak, int8_peak);
+  std::printf(
+      "machine: read bandwidth %.1f GB/s, bf16 dot peak %.0f GFLOP/s, int8 dot peak %.0f "
+      "GOP/s\n",
+      bw, bf16_peak, int8_peak);
   // Quantized layers multiply int8 activations with vpdpbusd: their ceiling
   // is the int8 peak (2x the bf16 one here), not the bf16 peak.
   const bool int8_layers =
