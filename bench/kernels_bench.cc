@@ -79,8 +79,7 @@ QuantW pack_quant(size_t group, bool five, size_t rows, size_t k, qs::ThreadPool
   w.k = k;
   w.rows = rows;
   auto bytes = [&](size_t n) {
-    return group == 0 ? q::q8_0_bytes(n, k)
-                      : (five ? q::q5_bytes(n, k, group) : q::q4_bytes(n, k, group));
+    return group == 0 ? q::q8_0_bytes(n, k) : q::qn_bytes(n, k, group, five);
   };
   w.stride = bytes(16);
   w.buf = qs::HugePageRegion::Allocate(bytes(rows));
@@ -94,8 +93,8 @@ QuantW pack_quant(size_t group, bool five, size_t rows, size_t k, qs::ThreadPool
         },
         w.buf.data(), pool);
   } else {
-    (five ? q::pack_q5 : q::pack_q4)(
-        rows, k, group,
+    q::pack_qn(
+        rows, k, group, five,
         [k, group, five](size_t j, uint8_t* qv, uint16_t* sv, uint16_t* mv) {
           std::vector<float> r(k);
           for (size_t i = 0; i < k; ++i) r[i] = wval(j, i);

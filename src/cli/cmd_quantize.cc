@@ -2,9 +2,10 @@
 // Hugging Face Qwen2 directory -> a GGUF file that run/serve/bench load with
 // -m OUT.gguf (format: docs/QUANTIZATION.md). int8 writes every weight matrix
 // as Q8_0, int5 as Q5_1 and int4 as Q4_1 (groups of 32, scale and min: the
-// kernels' kQ5 / kQ4 g32 exactly, the same values as --quantize int5 / int4); norms and biases stay
-// F32. The tokenizer and chat template are written as llama.cpp's tokenizer.ggml.* metadata and
-// generation_config.json as general.sampling.*, when the directory has them.
+// kernels' kQ5 / kQ4 g32 exactly, the same values as --quantize int5 /
+// int4); norms and biases stay F32. The tokenizer and chat template are
+// written as llama.cpp's tokenizer.ggml.* metadata and generation_config.json
+// as general.sampling.*, when the directory has them.
 #include <cstdio>
 #include <cstring>
 #include <filesystem>

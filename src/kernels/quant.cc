@@ -373,12 +373,11 @@ void for_groups(size_t groups, ThreadPool* pool, const std::function<void(size_t
 }  // namespace
 
 size_t q8_0_bytes(size_t n, size_t k) { return groups_of(n) * q8_group_stride(k); }
-size_t q4_bytes(size_t n, size_t k, size_t group) {
-  return group == 0 ? 0 : groups_of(n) * qn_group_stride(k, group, false);
+size_t qn_bytes(size_t n, size_t k, size_t group, bool high) {
+  return group == 0 ? 0 : groups_of(n) * qn_group_stride(k, group, high);
 }
-size_t q5_bytes(size_t n, size_t k, size_t group) {
-  return group == 0 ? 0 : groups_of(n) * qn_group_stride(k, group, true);
-}
+size_t q4_bytes(size_t n, size_t k, size_t group) { return qn_bytes(n, k, group, false); }
+size_t q5_bytes(size_t n, size_t k, size_t group) { return qn_bytes(n, k, group, true); }
 
 Status check_q8_0_shape(size_t n, size_t k) {
   if (n == 0 || k == 0) return Status::Error("q8_0: empty matrix");
@@ -388,9 +387,8 @@ Status check_q8_0_shape(size_t n, size_t k) {
   return Status::Ok();
 }
 
-namespace {
-Status check_qn_shape(const char* name, size_t n, size_t k, size_t group) {
-  const std::string f = name;
+Status check_qn_shape(size_t n, size_t k, size_t group, bool high) {
+  const std::string f = high ? "q5" : "q4";
   if (n == 0 || k == 0) return Status::Error(f + ": empty matrix");
   if (group == 0 || group % kBlock != 0)
     return Status::Error(f + ": group size " + std::to_string(group) +
@@ -400,13 +398,11 @@ Status check_qn_shape(const char* name, size_t n, size_t k, size_t group) {
                          " does not divide the input dimension " + std::to_string(k));
   return Status::Ok();
 }
-}  // namespace
-
 Status check_q4_shape(size_t n, size_t k, size_t group) {
-  return check_qn_shape("q4", n, k, group);
+  return check_qn_shape(n, k, group, false);
 }
 Status check_q5_shape(size_t n, size_t k, size_t group) {
-  return check_qn_shape("q5", n, k, group);
+  return check_qn_shape(n, k, group, true);
 }
 
 void pack_q8_0(size_t n, size_t k, const Q8RowFn& row, uint8_t* out, ThreadPool* pool) {
@@ -433,7 +429,6 @@ void pack_q8_0(size_t n, size_t k, const Q8RowFn& row, uint8_t* out, ThreadPool*
   });
 }
 
-namespace {
 // kQ4 (high = false) and kQ5: values q[k] (4 or 5 bits), f16 s/m per group.
 void pack_qn(size_t n, size_t k, size_t group, bool high, const Q4RowFn& row, uint8_t* out,
              ThreadPool* pool) {
@@ -502,7 +497,6 @@ void unpack_row_qn(const void* w, size_t k, size_t group, bool high, size_t row,
     std::memcpy(&m[i], base + qn_mins_at(i, group, high) + r * 2, 2);
   }
 }
-}  // namespace
 
 void pack_q4(size_t n, size_t k, size_t group, const Q4RowFn& row, uint8_t* out, ThreadPool* pool) {
   pack_qn(n, k, group, false, row, out, pool);

@@ -1,8 +1,8 @@
-// Quantized weight formats: GGUF block types (Q8_0, Q4_0, Q4_1, and the
-// dequantizers of Q5_0 / Q5_1 / IQ4_NL / Q2_K .. Q6_K), their reference quantizers, and packing
-// into the kernels' row-group interleaved layouts kQ8_0 / kQ4 (documented in kernels.h). Everything
-// here is portable scalar code; the kernels that read the packed layouts are
-// KernelTable::matmul_q8_0 / matmul_q4.
+// Quantized weight formats: GGUF block types (Q8_0, Q4_0, Q4_1, Q5_1, and the
+// dequantizers of Q5_0 / IQ4_NL / Q2_K .. Q6_K), their reference quantizers,
+// and packing into the kernels' row-group interleaved layouts kQ8_0 / kQ4 /
+// kQ5 (documented in kernels.h). Everything here is portable scalar code; the
+// kernels that read the packed layouts are KernelTable::matmul_q8_0 / q4 / q5.
 #pragma once
 
 #include <cstddef>
@@ -164,6 +164,9 @@ inline size_t q5_high_at(size_t block, size_t group) {
 Status check_q8_0_shape(size_t n, size_t k);
 Status check_q4_shape(size_t n, size_t k, size_t group);
 Status check_q5_shape(size_t n, size_t k, size_t group);
+// kQ4 or kQ5 chosen at run time (high: kQ5), for callers holding either.
+size_t qn_bytes(size_t n, size_t k, size_t group, bool high);
+Status check_qn_shape(size_t n, size_t k, size_t group, bool high);
 
 // Packing. Each callback fills row `row` (0 <= row < n); it may be called from
 // several threads at once (pool != nullptr), each with its own buffers.
@@ -175,6 +178,8 @@ using Q4RowFn = std::function<void(size_t row, uint8_t* q, uint16_t* s, uint16_t
 void pack_q4(size_t n, size_t k, size_t group, const Q4RowFn& row, uint8_t* out, ThreadPool* pool);
 // kQ5: the same with values q in 0..31.
 void pack_q5(size_t n, size_t k, size_t group, const Q4RowFn& row, uint8_t* out, ThreadPool* pool);
+void pack_qn(size_t n, size_t k, size_t group, bool high, const Q4RowFn& row, uint8_t* out,
+             ThreadPool* pool);
 
 // Reads row `row` of a packed matrix back (exact inverses of the packers).
 void unpack_row_q8_0(const void* w, size_t k, size_t row, BlockQ8_0* out);
@@ -182,6 +187,8 @@ void unpack_row_q4(const void* w, size_t k, size_t group, size_t row, uint8_t* q
                    uint16_t* m);
 void unpack_row_q5(const void* w, size_t k, size_t group, size_t row, uint8_t* q, uint16_t* s,
                    uint16_t* m);
+void unpack_row_qn(const void* w, size_t k, size_t group, bool high, size_t row, uint8_t* q,
+                   uint16_t* s, uint16_t* m);
 // Row `row` of any WeightMatrix (bf16, q8_0, q4, q5) as k floats: the embedding lookup.
 void dequant_row(const WeightMatrix& w, size_t row, float* out);
 

@@ -221,21 +221,19 @@ Result<kernels::WeightMatrix> pack_weight_matrix(
   } else if (q.format == kernels::WeightFormat::kQ4 || q.format == kernels::WeightFormat::kQ5) {
     const bool five = q.format == kernels::WeightFormat::kQ5;
     const size_t g = static_cast<size_t>(q.group);
-    QS_RETURN_IF_ERROR(five ? qt::check_q5_shape(n, k, g) : qt::check_q4_shape(n, k, g));
+    QS_RETURN_IF_ERROR(qt::check_qn_shape(n, k, g, five));
     m.group = q.group;
-    m.bytes = five ? qt::q5_bytes(n, k, g) : qt::q4_bytes(n, k, g);
+    m.bytes = qt::qn_bytes(n, k, g, five);
     buf = aligned_alloc_array<uint8_t>(m.bytes);
-    const auto codes = [&](size_t j, uint8_t* qs, uint16_t* s, uint16_t* mn) {
-      thread_local std::vector<float> f;
-      f.resize(k);
-      row(j, f.data());
-      (five ? qt::quantize_row_q5 : qt::quantize_row_q4)(f.data(), k, g, qs, s, mn);
-    };
-    if (five) {
-      qt::pack_q5(n, k, g, codes, buf.get(), q.pool);
-    } else {
-      qt::pack_q4(n, k, g, codes, buf.get(), q.pool);
-    }
+    qt::pack_qn(
+        n, k, g, five,
+        [&](size_t j, uint8_t* qs, uint16_t* s, uint16_t* mn) {
+          thread_local std::vector<float> f;
+          f.resize(k);
+          row(j, f.data());
+          (five ? qt::quantize_row_q5 : qt::quantize_row_q4)(f.data(), k, g, qs, s, mn);
+        },
+        buf.get(), q.pool);
   } else {
     return Status::Error("pack_weight_matrix: not a quantized format");
   }

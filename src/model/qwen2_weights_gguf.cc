@@ -159,20 +159,18 @@ class GgufBinder {
         const GgmlType type = t.type;
         const bool five =
             type == GgmlType::kQ5_0 || type == GgmlType::kQ5_1 || type == GgmlType::kQ5_K;
-        QS_RETURN_IF_ERROR(five ? qt::check_q5_shape(n, k, 32) : qt::check_q4_shape(n, k, 32));
-        const size_t bytes = five ? qt::q5_bytes(n, k, 32) : qt::q4_bytes(n, k, 32);
+        QS_RETURN_IF_ERROR(qt::check_qn_shape(n, k, 32, five));
+        const size_t bytes = qt::qn_bytes(n, k, 32, five);
         auto buf = aligned_alloc_array<uint8_t>(bytes);
         size_t be = 0, bb = 0;
         ggml_type_block(type, &be, &bb);
         const size_t row_bytes = k / be * bb;
-        const auto codes = [&](size_t j, uint8_t* q, uint16_t* s, uint16_t* m) {
-          min_form_codes(type, t.data + j * row_bytes, k, q, s, m);
-        };
-        if (five) {
-          qt::pack_q5(n, k, 32, codes, buf.get(), q_.pool);
-        } else {
-          qt::pack_q4(n, k, 32, codes, buf.get(), q_.pool);
-        }
+        qt::pack_qn(
+            n, k, 32, five,
+            [&](size_t j, uint8_t* q, uint16_t* s, uint16_t* m) {
+              min_form_codes(type, t.data + j * row_bytes, k, q, s, m);
+            },
+            buf.get(), q_.pool);
         return owned(five ? kernels::WeightFormat::kQ5 : kernels::WeightFormat::kQ4, n, k, 32,
                      bytes, std::move(buf));
       }

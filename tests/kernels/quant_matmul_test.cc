@@ -38,16 +38,14 @@ Packed make_q8(size_t n, size_t k, std::mt19937& rng) {
 Packed make_qn(size_t n, size_t k, size_t g, bool five, std::mt19937& rng) {
   auto w = testing::random_floats(n * k, rng, -0.3f, 1.0f);  // asymmetric: mins matter
   Packed p;
-  const size_t bytes = five ? quant::q5_bytes(n, k, g) : quant::q4_bytes(n, k, g);
+  const size_t bytes = quant::qn_bytes(n, k, g, five);
   p.bytes.resize(bytes + 1);
-  const auto codes = [&](size_t j, uint8_t* q, uint16_t* s, uint16_t* m) {
-    (five ? quant::quantize_row_q5 : quant::quantize_row_q4)(&w[j * k], k, g, q, s, m);
-  };
-  if (five) {
-    quant::pack_q5(n, k, g, codes, p.bytes.data(), nullptr);
-  } else {
-    quant::pack_q4(n, k, g, codes, p.bytes.data(), nullptr);
-  }
+  quant::pack_qn(
+      n, k, g, five,
+      [&](size_t j, uint8_t* q, uint16_t* s, uint16_t* m) {
+        (five ? quant::quantize_row_q5 : quant::quantize_row_q4)(&w[j * k], k, g, q, s, m);
+      },
+      p.bytes.data(), nullptr);
   p.wm = WeightMatrix{five ? WeightFormat::kQ5 : WeightFormat::kQ4,
                       p.bytes.data(),
                       int64_t(n),
@@ -226,7 +224,7 @@ TEST(Quant, PackUnpackAreInverses) {
           for (auto& v : q) v = rng() % (five ? 32 : 16);
           for (auto& v : s) v = static_cast<uint16_t>(rng());
           for (auto& v : m) v = static_cast<uint16_t>(rng());
-          std::vector<uint8_t> b4(five ? quant::q5_bytes(n, k, g) : quant::q4_bytes(n, k, g));
+          std::vector<uint8_t> b4(quant::qn_bytes(n, k, g, five));
           ThreadPool pool(2);
           (five ? quant::pack_q5 : quant::pack_q4)(
               n, k, g,
@@ -357,9 +355,9 @@ TEST(QuantMatmul, ExtremeValuesDoNotSaturate) {
   // 127, and 8 of them would overflow an s16 sum (AVX2 widens every 4).
   const size_t g = 32;
   auto all_max = [&](bool five) {
-    std::vector<uint8_t> w(five ? quant::q5_bytes(n, k, g) : quant::q4_bytes(n, k, g));
-    (five ? quant::pack_q5 : quant::pack_q4)(
-        n, k, g,
+    std::vector<uint8_t> w(quant::qn_bytes(n, k, g, five));
+    quant::pack_qn(
+        n, k, g, five,
         [&](size_t, uint8_t* q, uint16_t* s, uint16_t* mn) {
           std::fill(q, q + k, static_cast<uint8_t>(five ? 31 : 15));
           std::fill(s, s + k / g, f32_to_f16(0.5f));

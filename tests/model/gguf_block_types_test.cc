@@ -332,8 +332,8 @@ std::vector<float> loaded_row(const kernels::WeightMatrix& m, size_t j) {
     const size_t g = static_cast<size_t>(m.group);
     std::vector<uint8_t> q(k);
     std::vector<uint16_t> s(k / g), mn(k / g);
-    (m.format == kernels::WeightFormat::kQ5 ? qt::unpack_row_q5 : qt::unpack_row_q4)(
-        m.data, k, g, j, q.data(), s.data(), mn.data());
+    qt::unpack_row_qn(m.data, k, g, m.format == kernels::WeightFormat::kQ5, j, q.data(), s.data(),
+                      mn.data());
     for (size_t i = 0; i < k; ++i)
       y[i] = f16_to_f32(s[i / g]) * static_cast<float>(q[i]) + f16_to_f32(mn[i / g]);
   } else {

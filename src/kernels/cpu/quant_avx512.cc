@@ -3,11 +3,11 @@
 // and vpdpbusd multiplies it (u8) by 4 bytes of quantized x broadcast to all
 // lanes (s8). kQ8_0 stores W + 128 so it can be the unsigned operand; the
 // -128 * sum(qx) correction is the accumulator's starting value. kQ4 nibbles
-// are unsigned already; kQ5 adds 16 where its 64-bit mask has a bit (one
-// masked vpaddb per 64 values). Per block of 32 the exact int32 sums are scaled and
-// fma'd into f32 in the order kernels.h specifies, so results equal the ref
-// bitwise, and every output's arithmetic is the same whatever m, its row
-// position or the thread split (batch invariance).
+// are unsigned already; kQ5 sets bit 4 where its 64-bit mask has a bit (a
+// zero-masked byte move and one vpternlogd per 64 values). Per block of 32 the exact int32 sums are
+// scaled and fma'd into f32 in the order kernels.h specifies, so results equal the ref bitwise, and
+// every output's arithmetic is the same whatever m, its row position or the thread split (batch
+// invariance).
 #include <immintrin.h>
 
 #include <algorithm>

@@ -65,8 +65,7 @@ void matmul_qn(const float* x, size_t m, size_t k, const void* w, size_t n, size
   if (m == 0 || n == 0) return;
   thread_local QuantizedX qx;
   quantize_x(x, m, k, &qx);
-  const size_t nb = k / 32,
-               stride = high ? quant::q5_bytes(16, k, group) : quant::q4_bytes(16, k, group);
+  const size_t nb = k / 32, stride = quant::qn_bytes(16, k, group, high);
   for (size_t i = 0; i < m; ++i) {
     const int8_t* xq = qx.q.data() + i * k;
     const float* dx = qx.dx.data() + i * nb;
